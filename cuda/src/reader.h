@@ -1,0 +1,67 @@
+/*
+ * reader.h — streaming paired FASTQ reader (internal).
+ *
+ * Plain FASTQ or gzip (single or many concatenated members, as bgzip writes),
+ * detected by magic bytes, inflated with ISA-L. Each file is inflated on its own
+ * background thread, so R1 and R2 decompress in parallel. Records are read in
+ * lockstep: a count or read-name mismatch between R1 and R2 is an error, never a skip.
+ *
+ * One pair reader is used by one thread at a time (bg_pair_reader_next); the
+ * progress counters may be read from any thread.
+ */
+#ifndef BG_READER_H
+#define BG_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "biogpu.h"
+
+/** A batch of read pairs. Sequences are normalised: upper case A/C/G/T, anything else 'N'. */
+typedef struct bg_batch_t {
+  uint32_t n_pairs;
+  uint64_t bases;          /* total bases of R1 + R2 in this batch */
+  char *seq1;              /* concatenated R1 sequences (no separators, no NUL needed) */
+  uint32_t *off1;          /* n_pairs + 1 offsets into seq1; read i is seq1[off1[i] .. off1[i+1]) */
+  char *seq2;              /* same for R2 */
+  uint32_t *off2;
+  /* capacity bookkeeping, owned by the reader's helpers */
+  size_t cap_seq1, cap_seq2, cap_pairs;
+} bg_batch_t;
+
+/** Zeroes a batch (no allocation). */
+void bg_batch_init(bg_batch_t *b);
+/** Frees a batch's buffers; the struct itself is the caller's. NULL accepted. */
+void bg_batch_free(bg_batch_t *b);
+
+typedef struct bg_pair_reader_t bg_pair_reader_t;
+
+/**
+ * Opens R1 and R2 and starts their inflater threads.
+ * Errors (status + message naming the file and the problem, written to err):
+ *   BG_ERR_FILE_NOT_FOUND, BG_ERR_PERMISSION_DENIED, BG_ERR_IO, BG_ERR_INVALID_ARGUMENT (NULL / same path).
+ * Empty files are detected at the first bg_pair_reader_next (BG_ERR_EMPTY_INPUT).
+ */
+bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path,
+                                char *err, size_t err_len);
+
+/**
+ * Fills `batch` with up to max_pairs pairs (or until max_bases is passed), reusing its buffers.
+ * Returns BG_OK with batch->n_pairs == 0 at the end of both files.
+ * Errors: BG_ERR_CORRUPT_GZIP (truncated or corrupt stream), BG_ERR_MALFORMED_FASTQ (bad header,
+ * missing '+', sequence/quality length mismatch, binary data; message gives file and line),
+ * BG_ERR_PAIR_MISMATCH (count or names differ; names compared up to the first space, with a
+ * trailing /1 or /2 removed, so CASAVA 1.8 ' 1:N:0:…' / ' 2:N:0:…' and '/1' '/2' both pair),
+ * BG_ERR_EMPTY_INPUT (a file holds no records), BG_ERR_IO, BG_ERR_HOST_OOM.
+ * After an error the reader only accepts bg_pair_reader_close.
+ */
+bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t max_pairs,
+                                uint64_t max_bases, char *err, size_t err_len);
+
+/** Compressed (on-disk) bytes consumed so far, R1 + R2. Thread-safe. */
+uint64_t bg_pair_reader_bytes_done(const bg_pair_reader_t *r);
+/** Sum of both files' sizes. Thread-safe. */
+uint64_t bg_pair_reader_bytes_total(const bg_pair_reader_t *r);
+/** Stops the inflater threads and frees everything; NULL accepted. */
+void bg_pair_reader_close(bg_pair_reader_t *r);
+
+#endif
