@@ -1,0 +1,629 @@
+/* db.c — builds the database from ResFinder and PointFinder source folders; info JSON. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* ---- builder ------------------------------------------------------------------------------ */
+
+typedef struct tdraft_t {
+  char *name, *gene, *acc, *cls, *pheno, *species;
+  char *seq; uint32_t len;
+  uint32_t kind; int32_t promoter_len; uint32_t is_rna;
+} tdraft_t;
+
+typedef struct sdraft_t {
+  uint32_t target; int32_t pos; uint32_t type;
+  char *ref, *ref_codon, *alts, *cls, *pheno, *pmid;
+} sdraft_t;
+
+typedef struct builder_t {
+  tdraft_t *t; uint32_t nt, capt;
+  sdraft_t *s; uint32_t ns, caps;
+  bg_buf_t warnings; uint32_t n_warnings;
+  uint32_t n_species;
+  char *err; size_t err_len;
+} builder_t;
+
+static char *xstrndup(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (p) { memcpy(p, s, n); p[n] = 0; }
+  return p;
+}
+static char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+static void warn(builder_t *b, const char *fmt, const char *a, const char *c) {
+  char msg[512];
+  snprintf(msg, sizeof msg, fmt, a, c);
+  bg_buf_puts(&b->warnings, b->n_warnings ? "," : "");
+  bg_buf_json_str(&b->warnings, msg);
+  b->n_warnings++;
+}
+
+static void trim_right(char *s) {
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+}
+
+/** Appends `add` to a ", "-joined list unless already present. Returns the new malloc'ed list. */
+static char *join_unique(char *list, const char *add, const char *sep) {
+  if (!add || !*add) return list;
+  if (!list || !*list) { free(list); return xstrdup(add); }
+  size_t la = strlen(add), ls = strlen(sep);
+  for (const char *p = list; p && *p;) {
+    const char *e = strstr(p, sep);
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n == la && strncmp(p, add, la) == 0) return list;
+    p = e ? e + ls : NULL;
+  }
+  size_t n = strlen(list);
+  char *r = realloc(list, n + ls + la + 1);
+  if (!r) return list;
+  memcpy(r + n, sep, ls);
+  memcpy(r + n + ls, add, la + 1);
+  return r;
+}
+
+static tdraft_t *add_target(builder_t *b) {
+  if (b->nt == b->capt) {
+    uint32_t cap = b->capt ? b->capt * 2 : 1024;
+    tdraft_t *n = realloc(b->t, cap * sizeof *n);
+    if (!n) return NULL;
+    b->t = n; b->capt = cap;
+  }
+  tdraft_t *t = &b->t[b->nt++];
+  memset(t, 0, sizeof *t);
+  return t;
+}
+
+/** Splits a ResFinder header `gene_variant_accession` (gene may contain '_'). */
+static void split_header(const char *name, char **gene, char **acc) {
+  const char *p = name;
+  for (;;) {
+    const char *u = strchr(p, '_');
+    if (!u) break;
+    const char *d = u + 1;
+    if (isdigit((unsigned char)*d)) {
+      while (isdigit((unsigned char)*d)) d++;
+      if (*d == '_' && u > name) { *gene = xstrndup(name, (size_t)(u - name)); *acc = xstrdup(d + 1); return; }
+    }
+    p = u + 1;
+  }
+  *gene = xstrdup(name);
+  *acc = xstrdup("");
+}
+
+static const uint8_t *norm_table(void) {
+  static uint8_t t[256];
+  static int ready = 0;
+  if (!ready) {
+    for (int i = 0; i < 256; i++) t[i] = 'N';
+    t['A'] = t['a'] = 'A'; t['C'] = t['c'] = 'C'; t['G'] = t['g'] = 'G'; t['T'] = t['t'] = 'T';
+    t['U'] = t['u'] = 'T';
+    ready = 1;
+  }
+  return t;
+}
+
+typedef void (*fasta_fn)(builder_t *b, char *name, char *seq, uint32_t len, void *ctx);
+
+/** Parses FASTA text (modified in place); calls fn per record. Returns records seen or -1 on a bad file. */
+static int parse_fasta(builder_t *b, char *text, fasta_fn fn, void *ctx) {
+  const uint8_t *nt = norm_table();
+  int n = 0;
+  char *p = text;
+  while (*p && *p != '>') {
+    if (!isspace((unsigned char)*p)) return -1;
+    p++;
+  }
+  while (*p == '>') {
+    char *eol = strchr(p, '\n');
+    char *name = xstrndup(p + 1, eol ? (size_t)(eol - p - 1) : strlen(p + 1));
+    trim_right(name);
+    p = eol ? eol + 1 : p + strlen(p);
+    size_t cap = 4096, len = 0;
+    char *seq = malloc(cap);
+    while (*p && *p != '>') {
+      unsigned char c = (unsigned char)*p++;
+      if (isspace(c)) continue;
+      if (len + 1 >= cap) { cap *= 2; seq = realloc(seq, cap); }
+      seq[len++] = (char)nt[c];
+    }
+    seq[len] = 0;
+    if (len > 0 && *name) { fn(b, name, seq, (uint32_t)len, ctx); n++; }
+    else { free(name); free(seq); }
+  }
+  return n;
+}
+
+/* ---- ResFinder ---------------------------------------------------------------------------- */
+
+typedef struct pheno_t { char *key, *cls, *pheno; } pheno_t;
+typedef struct rf_ctx_t { pheno_t *ph; size_t nph; const char *file_class; } rf_ctx_t;
+
+static int cmp_pheno(const void *a, const void *b) { return strcmp(((const pheno_t *)a)->key, ((const pheno_t *)b)->key); }
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/** Splits a TSV line in place into at most max fields; returns the count. */
+static int split_tsv(char *line, char **f, int max) {
+  int n = 0;
+  f[n++] = line;
+  for (char *p = line; *p && n < max; p++)
+    if (*p == '\t') { *p = 0; f[n++] = p + 1; }
+  for (int i = 0; i < n; i++) trim_right(f[i]);
+  return n;
+}
+
+static void rf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
+  rf_ctx_t *ctx = vctx;
+  pheno_t key = {.key = name};
+  pheno_t *ph = bsearch(&key, ctx->ph, ctx->nph, sizeof *ctx->ph, cmp_pheno);
+  const char *cls = ph && ph->cls[0] ? ph->cls : ctx->file_class;
+  for (uint32_t i = 0; i < b->nt; i++) {
+    tdraft_t *t = &b->t[i];
+    if (t->kind == BG_KIND_RESFINDER && strcmp(t->name, name) == 0) {
+      /* one allele listed in several class files: one target, several classes */
+      if (t->len != len || memcmp(t->seq, seq, len) != 0) warn(b, "Allele %s appears twice with different sequences%s", name, "");
+      t->cls = join_unique(t->cls, ctx->file_class, ", ");
+      free(name); free(seq);
+      return;
+    }
+  }
+  tdraft_t *t = add_target(b);
+  if (!t) { free(name); free(seq); return; }
+  t->name = name; t->seq = seq; t->len = len; t->kind = BG_KIND_RESFINDER;
+  split_header(name, &t->gene, &t->acc);
+  t->cls = xstrdup(cls);
+  t->pheno = xstrdup(ph ? ph->pheno : "");
+  t->species = xstrdup("");
+}
+
+static bg_status_t load_resfinder(builder_t *b, const char *dir) {
+  char path[4096], *text;
+  size_t len;
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    int e = errno;
+    return bg_fail(b->err, b->err_len, e == ENOENT ? BG_ERR_BAD_DATABASE : bg_status_from_errno(e),
+                   "Cannot read the ResFinder database: %s (%s)", strerror(e), dir);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the ResFinder database: not a folder (%s)", dir);
+  /* phenotypes.txt: allele -> class, phenotype */
+  rf_ctx_t ctx = {0};
+  snprintf(path, sizeof path, "%s/phenotypes.txt", dir);
+  if (bg_slurp(path, &text, &len, NULL, 0) == BG_OK) {
+    size_t cap = 4096;
+    ctx.ph = malloc(cap * sizeof *ctx.ph);
+    char *save = NULL;
+    int first = 1;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      if (first) { first = 0; if (strncmp(line, "Gene_accession", 14) == 0 || line[0] == '#') continue; }
+      char *f[8];
+      int nf = split_tsv(line, f, 8);
+      if (nf < 3 || !f[0][0]) continue;
+      if (ctx.nph == cap) { cap *= 2; ctx.ph = realloc(ctx.ph, cap * sizeof *ctx.ph); }
+      ctx.ph[ctx.nph++] = (pheno_t){xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2])};
+    }
+    free(text);
+    qsort(ctx.ph, ctx.nph, sizeof *ctx.ph, cmp_pheno);
+  } else {
+    warn(b, "No phenotypes.txt in %s%s: drug classes come from the file names", dir, "");
+  }
+  /* config: file prefix -> class name */
+  char **cfg_key = NULL, **cfg_val = NULL;
+  size_t ncfg = 0;
+  snprintf(path, sizeof path, "%s/config", dir);
+  char *cfg;
+  if (bg_slurp(path, &cfg, &len, NULL, 0) == BG_OK) {
+    char *save = NULL;
+    for (char *line = strtok_r(cfg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      if (line[0] == '#') continue;
+      char *f[4];
+      if (split_tsv(line, f, 4) < 2) continue;
+      cfg_key = realloc(cfg_key, (ncfg + 1) * sizeof *cfg_key);
+      cfg_val = realloc(cfg_val, (ncfg + 1) * sizeof *cfg_val);
+      cfg_key[ncfg] = xstrdup(f[0]); cfg_val[ncfg] = xstrdup(f[1]); ncfg++;
+    }
+    free(cfg);
+  }
+  /* every *.fsa, in name order */
+  DIR *d = opendir(dir);
+  if (!d) {
+    int e = errno;
+    return bg_fail(b->err, b->err_len, bg_status_from_errno(e), "Cannot read the ResFinder database: %s (%s)", strerror(e), dir);
+  }
+  char **files = NULL;
+  size_t nf = 0;
+  for (struct dirent *de; (de = readdir(d));) {
+    size_t n = strlen(de->d_name);
+    if (n > 4 && (strcmp(de->d_name + n - 4, ".fsa") == 0)) {
+      files = realloc(files, (nf + 1) * sizeof *files);
+      files[nf++] = xstrdup(de->d_name);
+    }
+  }
+  closedir(d);
+  qsort(files, nf, sizeof *files, cmp_str);
+  bg_status_t st_out = BG_OK;
+  for (size_t i = 0; i < nf && st_out == BG_OK; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    bg_status_t s = bg_slurp(path, &text, &len, b->err, b->err_len);
+    if (s != BG_OK) { st_out = s == BG_ERR_CORRUPT_GZIP ? BG_ERR_BAD_DATABASE : s; break; }
+    char stem[256];
+    snprintf(stem, sizeof stem, "%.*s", (int)(strlen(files[i]) - 4), files[i]);
+    const char *cls = stem;
+    for (size_t k = 0; k < ncfg; k++) if (strcmp(cfg_key[k], stem) == 0) cls = cfg_val[k];
+    ctx.file_class = cls;
+    int n = parse_fasta(b, text, rf_record, &ctx);
+    free(text);
+    if (n < 0) st_out = bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the ResFinder database: %s is not FASTA", path);
+  }
+  for (size_t i = 0; i < nf; i++) free(files[i]);
+  free(files);
+  for (size_t k = 0; k < ncfg; k++) { free(cfg_key[k]); free(cfg_val[k]); }
+  free(cfg_key); free(cfg_val);
+  for (size_t k = 0; k < ctx.nph; k++) { free(ctx.ph[k].key); free(ctx.ph[k].cls); free(ctx.ph[k].pheno); }
+  free(ctx.ph);
+  if (st_out == BG_OK && b->nt == 0)
+    st_out = bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE,
+                     "Cannot read the ResFinder database: no alleles found in any *.fsa file (%s)", dir);
+  return st_out;
+}
+
+/* ---- PointFinder -------------------------------------------------------------------------- */
+
+static const char *AA_CODE = "KNKNTTTTRSRSIIMIQHQHPPPPRRRRLLLLEDEDAAAAGGGGVVVV*Y*YSSSS*CWCLFLF";
+
+/** Translates a codon of normalised bases; 'X' when it holds N. */
+static char translate(const char *c) {
+  int v = 0;
+  for (int i = 0; i < 3; i++) {
+    int k = bg_base_code((uint8_t)c[i]);
+    if (k > 3) return 'X';
+    v = v * 4 + k;
+  }
+  return AA_CODE[v];
+}
+
+/** Three-letter amino acid name (`SER`) to one letter; 0 when unknown. */
+static char aa3(const char *s) {
+  static const char *names[] = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE",
+                                "LEU", "LYS", "MET", "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL"};
+  static const char codes[] = "ARNDCQEGHILKMFPSTWYV";
+  for (int i = 0; i < 20; i++) if (strncasecmp(s, names[i], 3) == 0) return codes[i];
+  return 0;
+}
+
+typedef struct pf_ctx_t { const char *species, *gene; int rna; int found; } pf_ctx_t;
+
+static void pf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
+  pf_ctx_t *ctx = vctx;
+  if (ctx->found) { free(name); free(seq); return; } /* one reference per gene file */
+  ctx->found = 1;
+  tdraft_t *t = add_target(b);
+  if (!t) { free(name); free(seq); return; }
+  t->name = name; t->seq = seq; t->len = len; t->kind = BG_KIND_POINTFINDER;
+  t->gene = xstrdup(ctx->gene);
+  char *g, *acc;
+  split_header(name, &g, &acc);
+  free(g);
+  t->acc = acc;
+  t->cls = xstrdup(""); t->pheno = xstrdup(""); t->species = xstrdup(ctx->species);
+  t->is_rna = (uint32_t)ctx->rna;
+  const char *ps = strstr(ctx->gene, "promoter-size-");
+  t->promoter_len = ps ? atoi(ps + 14) : 0;
+  if (t->promoter_len < 0 || (uint32_t)t->promoter_len > len) t->promoter_len = 0;
+}
+
+/** Reads `dir/name` or `dir/name.gz`. */
+static bg_status_t slurp_maybe_gz(const char *dir, const char *name, char **text, size_t *len, char *err, size_t err_len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  bg_status_t s = bg_slurp(path, text, len, err, err_len);
+  if (s != BG_ERR_FILE_NOT_FOUND) return s;
+  snprintf(path, sizeof path, "%s/%s.gz", dir, name);
+  return bg_slurp(path, text, len, err, err_len);
+}
+
+static int32_t site_index(const tdraft_t *t, uint32_t type, int32_t pos) {
+  int64_t idx;
+  if (type == BG_MUT_AA) idx = (int64_t)t->promoter_len + (int64_t)(pos - 1) * 3;
+  else idx = pos < 0 ? (int64_t)t->promoter_len + pos : (int64_t)t->promoter_len + pos - 1;
+  int64_t need = type == BG_MUT_AA ? 3 : 1;
+  return (idx < 0 || idx + need > t->len) ? -1 : (int32_t)idx;
+}
+
+static void add_site(builder_t *b, uint32_t target, uint32_t type, int32_t pos, char **f, int nf) {
+  const char *ref = type == BG_MUT_AA ? f[5] : type == BG_MUT_NUC ? f[4] : "-";
+  const char *alts = f[6];
+  const char *cls = nf > 7 ? f[7] : "", *pheno = nf > 8 ? f[8] : "", *pmid = nf > 9 ? f[9] : "";
+  for (uint32_t i = 0; i < b->ns; i++) {
+    sdraft_t *s = &b->s[i];
+    if (s->target == target && s->pos == pos && s->type == type) {
+      /* repeated row: merge */
+      char *copy = xstrdup(alts), *save = NULL;
+      for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) s->alts = join_unique(s->alts, a, ",");
+      free(copy);
+      s->cls = join_unique(s->cls, cls, ", ");
+      s->pheno = join_unique(s->pheno, pheno, ", ");
+      s->pmid = join_unique(s->pmid, pmid, ",");
+      return;
+    }
+  }
+  if (b->ns == b->caps) {
+    b->caps = b->caps ? b->caps * 2 : 256;
+    b->s = realloc(b->s, b->caps * sizeof *b->s);
+  }
+  sdraft_t *s = &b->s[b->ns++];
+  s->target = target; s->pos = pos; s->type = type;
+  s->ref = xstrdup(ref); s->ref_codon = xstrdup(type == BG_MUT_AA ? f[4] : "");
+  s->alts = NULL;
+  char *copy = xstrdup(alts), *save = NULL;
+  for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) s->alts = join_unique(s->alts, a, ",");
+  free(copy);
+  if (!s->alts) s->alts = xstrdup("");
+  s->cls = xstrdup(cls); s->pheno = xstrdup(pheno); s->pmid = xstrdup(pmid);
+}
+
+static bg_status_t load_species(builder_t *b, const char *root, const char *species) {
+  char dir[4096], *text;
+  size_t len;
+  snprintf(dir, sizeof dir, "%s/%s", root, species);
+  bg_status_t s = slurp_maybe_gz(dir, "genes.txt", &text, &len, b->err, b->err_len);
+  if (s != BG_OK)
+    return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE,
+                   "Cannot read the PointFinder database: species '%s' has no genes.txt (%s)", species, dir);
+  char *rna = NULL;
+  size_t rlen;
+  if (slurp_maybe_gz(dir, "RNA_genes.txt", &rna, &rlen, NULL, 0) != BG_OK) rna = NULL;
+  uint32_t first = b->nt;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    trim_right(line);
+    while (*line && isspace((unsigned char)*line)) line++;
+    if (!*line || *line == '#') continue;
+    char fname[1024], *fa;
+    snprintf(fname, sizeof fname, "%s.fsa", line);
+    size_t flen;
+    if (slurp_maybe_gz(dir, fname, &fa, &flen, NULL, 0) != BG_OK) {
+      warn(b, "PointFinder gene file %s missing for %s", fname, species);
+      continue;
+    }
+    int is_rna = 0;
+    if (rna) {
+      size_t gl = strlen(line);
+      for (const char *p = rna; (p = strstr(p, line)); p += gl)
+        if ((p == rna || p[-1] == '\n') && (p[gl] == '\n' || p[gl] == '\r' || p[gl] == 0 || isspace((unsigned char)p[gl]))) { is_rna = 1; break; }
+    }
+    pf_ctx_t ctx = {species, line, is_rna, 0};
+    if (parse_fasta(b, fa, pf_record, &ctx) <= 0) warn(b, "PointFinder gene file %s of %s holds no sequence", fname, species);
+    free(fa);
+  }
+  free(text);
+  free(rna);
+  if (b->nt == first)
+    return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE,
+                   "Cannot read the PointFinder database: no gene sequences for species '%s' (%s)", species, dir);
+  /* mutation table */
+  if (slurp_maybe_gz(dir, "phenotypes.txt", &text, &len, NULL, 0) != BG_OK &&
+      slurp_maybe_gz(dir, "resistens-overview.txt", &text, &len, NULL, 0) != BG_OK) {
+    warn(b, "No phenotypes.txt for %s%s: genes kept, no mutations catalogued", species, "");
+    return BG_OK;
+  }
+  save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (line[0] == '#' || line[0] == 0) continue;
+    char *f[16];
+    int nf = split_tsv(line, f, 16);
+    if (nf < 7 || strcmp(f[1], "TypeGene") == 0) continue;
+    /* find the gene: by full header, else by the gene-name part */
+    uint32_t target = UINT32_MAX;
+    for (uint32_t i = first; i < b->nt && target == UINT32_MAX; i++) if (strcmp(b->t[i].name, f[0]) == 0) target = i;
+    for (uint32_t i = first; i < b->nt && target == UINT32_MAX; i++) {
+      size_t gl = strlen(b->t[i].gene);
+      if (strncmp(f[0], b->t[i].gene, gl) == 0 && (f[0][gl] == '_' || f[0][gl] == 0)) target = i;
+    }
+    if (target == UINT32_MAX) { warn(b, "Mutation row for unknown gene %s in %s", f[0], species); continue; }
+    char *endp;
+    long pos = strtol(f[3], &endp, 10);
+    if (endp == f[3]) { warn(b, "Mutation row with no position for %s in %s", f[0], species); continue; }
+    uint32_t type;
+    int is_ins = strcmp(f[5], "ins") == 0 || strcmp(f[4], "-") == 0;
+    if (is_ins && strcmp(f[1], "NUC") == 0) type = BG_MUT_INS;
+    else if (is_ins || strstr(f[6], "del")) {
+      warn(b, "Unsupported amino-acid insertion/deletion row for %s in %s skipped", f[0], species);
+      continue;
+    } else if (strcmp(f[1], "NUC") == 0) type = BG_MUT_NUC;
+    else if (strcmp(f[1], "AA") == 0) type = BG_MUT_AA;
+    else { warn(b, "Unknown mutation type row for %s in %s", f[0], species); continue; }
+    add_site(b, target, type, (int32_t)pos, f, nf);
+    /* reference check against the gene sequence */
+    const tdraft_t *t = &b->t[target];
+    int32_t idx = site_index(t, type, (int32_t)pos);
+    char where[256];
+    snprintf(where, sizeof where, "%s %s:%ld", species, t->gene, pos);
+    if (idx < 0) warn(b, "Catalogued position %s lies outside the reference%s", where, "");
+    else if (type == BG_MUT_AA) {
+      char aa = translate(t->seq + idx);
+      char want = f[5][0] ? f[5][0] : aa3(f[2]);
+      int codon_ok = strlen(f[4]) == 3;
+      for (int k = 0; k < 3 && codon_ok; k++) codon_ok = f[4][k] == 'N' || f[4][k] == t->seq[idx + k];
+      if (aa != want || !codon_ok) warn(b, "Reference codon disagrees with the catalogue at %s (%s)", where, f[4]);
+    } else if (type == BG_MUT_NUC && f[4][0] && t->seq[idx] != toupper((unsigned char)f[4][0])) {
+      warn(b, "Reference base disagrees with the catalogue at %s (%s)", where, f[4]);
+    }
+  }
+  free(text);
+  return BG_OK;
+}
+
+static bg_status_t load_pointfinder(builder_t *b, const char *root, const char *species_csv) {
+  struct stat st;
+  if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
+    return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the PointFinder database: not a folder (%s)", root);
+  char **names = NULL;
+  size_t n = 0;
+  if (species_csv && *species_csv) {
+    char *copy = xstrdup(species_csv), *save = NULL;
+    for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+      while (isspace((unsigned char)*s)) s++;
+      trim_right(s);
+      if (!*s) continue;
+      names = realloc(names, (n + 1) * sizeof *names);
+      names[n++] = xstrdup(s);
+    }
+    free(copy);
+  } else {
+    DIR *d = opendir(root);
+    if (!d) return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the PointFinder database: %s (%s)", strerror(errno), root);
+    for (struct dirent *de; (de = readdir(d));) {
+      if (de->d_name[0] == '.') continue;
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s/genes.txt", root, de->d_name);
+      if (stat(p, &st) == 0) {
+        names = realloc(names, (n + 1) * sizeof *names);
+        names[n++] = xstrdup(de->d_name);
+      }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+  }
+  bg_status_t s = BG_OK;
+  if (n == 0) s = bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the PointFinder database: no species folders with genes.txt (%s)", root);
+  for (size_t i = 0; i < n && s == BG_OK; i++) {
+    s = load_species(b, root, names[i]);
+    b->n_species++;
+  }
+  for (size_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+  return s;
+}
+
+/* ---- finalise into the flat layout -------------------------------------------------------- */
+
+static uint32_t put_str(bg_buf_t *s, const char *v) {
+  uint32_t off = (uint32_t)s->n;
+  bg_buf_put(s, v ? v : "", strlen(v ? v : "") + 1);
+  return off;
+}
+
+static int cmp_site(const void *a, const void *b) {
+  const sdraft_t *x = a, *y = b;
+  if (x->target != y->target) return x->target < y->target ? -1 : 1;
+  if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+  return (int)x->type - (int)y->type;
+}
+
+static void builder_free(builder_t *b) {
+  for (uint32_t i = 0; i < b->nt; i++) {
+    tdraft_t *t = &b->t[i];
+    free(t->name); free(t->gene); free(t->acc); free(t->cls); free(t->pheno); free(t->species); free(t->seq);
+  }
+  for (uint32_t i = 0; i < b->ns; i++) {
+    sdraft_t *s = &b->s[i];
+    free(s->ref); free(s->ref_codon); free(s->alts); free(s->cls); free(s->pheno); free(s->pmid);
+  }
+  free(b->t); free(b->s);
+  bg_buf_free(&b->warnings);
+}
+
+static void *own(bg_db_t *db, void *p) {
+  if (p && db->n_owned < (int)(sizeof db->owned / sizeof db->owned[0])) db->owned[db->n_owned++] = p;
+  return p;
+}
+
+BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const char *pointfinder_dir, const char *species_csv) {
+  if (!db) return BG_ERR_INVALID_ARGUMENT;
+  db->err[0] = 0;
+  if (db->n_targets) return bg_fail(db->err, sizeof db->err, BG_ERR_INVALID_ARGUMENT, "The database handle is not empty");
+  if (!resfinder_dir || !*resfinder_dir)
+    return bg_fail(db->err, sizeof db->err, BG_ERR_INVALID_ARGUMENT, "A ResFinder folder is required");
+  double t0 = bg_now();
+  builder_t b = {0};
+  b.err = db->err; b.err_len = sizeof db->err;
+  bg_status_t s = load_resfinder(&b, resfinder_dir);
+  uint32_t n_rf = b.nt;
+  if (s == BG_OK && pointfinder_dir && *pointfinder_dir) s = load_pointfinder(&b, pointfinder_dir, species_csv);
+  if (s != BG_OK) { builder_free(&b); return s; }
+  qsort(b.s, b.ns, sizeof *b.s, cmp_site);
+  /* flatten */
+  bg_buf_t strings = {0}, seqs = {0};
+  bg_target_t *targets = calloc(b.nt, sizeof *targets);
+  bg_site_t *sites = calloc(b.ns ? b.ns : 1, sizeof *sites);
+  if (!targets || !sites) { free(targets); free(sites); builder_free(&b); return bg_fail(db->err, sizeof db->err, BG_ERR_HOST_OOM, "Out of memory building the database"); }
+  put_str(&strings, "");
+  for (uint32_t i = 0; i < b.nt; i++) {
+    tdraft_t *d = &b.t[i];
+    bg_target_t *t = &targets[i];
+    t->name = put_str(&strings, d->name); t->gene = put_str(&strings, d->gene); t->accession = put_str(&strings, d->acc);
+    t->drug_class = put_str(&strings, d->cls); t->phenotype = put_str(&strings, d->pheno); t->species = put_str(&strings, d->species);
+    t->seq = seqs.n; t->len = d->len; t->kind = d->kind; t->promoter_len = d->promoter_len; t->is_rna = d->is_rna;
+    bg_buf_put(&seqs, d->seq, d->len);
+    bg_buf_put(&seqs, "", 1);
+  }
+  for (uint32_t i = 0; i < b.ns; i++) {
+    sdraft_t *d = &b.s[i];
+    bg_site_t *s2 = &sites[i];
+    s2->target = d->target; s2->pos = d->pos; s2->type = d->type;
+    s2->ref = put_str(&strings, d->ref); s2->ref_codon = put_str(&strings, d->ref_codon); s2->alts = put_str(&strings, d->alts);
+    s2->drug_class = put_str(&strings, d->cls); s2->phenotype = put_str(&strings, d->pheno); s2->pmid = put_str(&strings, d->pmid);
+    s2->tidx = site_index(&b.t[d->target], d->type, d->pos);
+    bg_target_t *t = &targets[d->target];
+    if (t->n_sites == 0) t->first_site = i;
+    t->n_sites++;
+  }
+  if (strings.oom || seqs.oom) {
+    bg_buf_free(&strings); bg_buf_free(&seqs); free(targets); free(sites); builder_free(&b);
+    return bg_fail(db->err, sizeof db->err, BG_ERR_HOST_OOM, "Out of memory building the database");
+  }
+  db->targets = own(db, targets); db->n_targets = b.nt;
+  db->sites = own(db, sites); db->n_sites = b.ns;
+  db->strings = own(db, strings.p); db->strings_len = strings.n;
+  db->seqs = own(db, seqs.p); db->seqs_len = seqs.n;
+  db->n_resfinder = n_rf; db->n_pointfinder = b.nt - n_rf; db->n_species = b.n_species; db->n_warnings = b.n_warnings;
+  bg_buf_t w = {0};
+  bg_buf_puts(&w, "[");
+  if (b.warnings.p) bg_buf_puts(&w, b.warnings.p);
+  bg_buf_puts(&w, "]");
+  db->warnings_json = w.p;
+  builder_free(&b);
+  s = bg_index_build(db);
+  db->build_seconds = bg_now() - t0;
+  return s;
+}
+
+BG_API const char *bg_db_info_json(bg_db_t *db) {
+  if (!db) return NULL;
+  bg_buf_t b = {0};
+  uint32_t n_genes_pf = 0;
+  for (uint32_t i = 0; i < db->n_targets; i++) n_genes_pf += db->targets[i].kind == BG_KIND_POINTFINDER;
+  bg_buf_printf(&b, "{\"format_version\":%u,\"resfinder_alleles\":%u,\"pointfinder_genes\":%u,\"pointfinder_species\":%u,"
+                "\"mutation_sites\":%u,\"kmer_occurrences\":%llu,\"k\":%d,\"species\":[",
+                BG_INDEX_VERSION, db->n_resfinder, n_genes_pf, db->n_species, db->n_sites, (unsigned long long)db->n_occs, BG_K);
+  const char *last = NULL;
+  int first = 1;
+  for (uint32_t i = 0; i < db->n_targets; i++) {
+    const bg_target_t *t = &db->targets[i];
+    if (t->kind != BG_KIND_POINTFINDER) continue;
+    const char *sp = bg_str(db, t->species);
+    if (last && strcmp(last, sp) == 0) continue;
+    last = sp;
+    if (!first) bg_buf_puts(&b, ",");
+    first = 0;
+    bg_buf_json_str(&b, sp);
+  }
+  bg_buf_puts(&b, "],\"warnings\":");
+  bg_buf_puts(&b, db->warnings_json ? db->warnings_json : "[]");
+  bg_buf_puts(&b, ",\"build_seconds\":");
+  bg_buf_json_num(&b, db->build_seconds);
+  bg_buf_puts(&b, ",\"load_seconds\":");
+  bg_buf_json_num(&b, db->load_seconds);
+  bg_buf_puts(&b, "}");
+  free(db->info);
+  db->info = b.oom ? NULL : b.p;
+  return db->info ? db->info : "{}";
+}

@@ -1,0 +1,228 @@
+/*
+ * internal.h — private declarations shared by the pipeline stages of libbiogpu.
+ * Nothing here is part of the ABI.
+ */
+#ifndef BG_INTERNAL_H
+#define BG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "biogpu.h"
+
+#define BG_K 21                          /* k-mer length of the index and the screen */
+#define BG_KMASK ((1ull << (2 * BG_K)) - 1)
+#define BG_ERRMSG_LEN 1024
+#define BG_INDEX_MAGIC "BGDBIDX1"
+#define BG_INDEX_VERSION 1u
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- small utilities (util.c) ---------------------------------------------------------- */
+
+/** Formats a message into err (may be NULL) and returns status. */
+bg_status_t bg_fail(char *err, size_t err_len, bg_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** Status for an errno from open()/stat(). */
+bg_status_t bg_status_from_errno(int e);
+/** Reads a whole file, inflating it when it is gzip. *out is malloc'ed and NUL-terminated. */
+bg_status_t bg_slurp(const char *path, char **out, size_t *len, char *err, size_t err_len);
+/** Monotonic seconds. */
+double bg_now(void);
+/** Number of online CPUs (>= 1). */
+int bg_ncpu(void);
+
+/** Growable byte buffer. */
+typedef struct bg_buf_t { char *p; size_t n, cap; int oom; } bg_buf_t;
+void bg_buf_put(bg_buf_t *b, const void *p, size_t n);
+void bg_buf_puts(bg_buf_t *b, const char *s);
+void bg_buf_printf(bg_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends s as a JSON string literal (quotes and escapes). */
+void bg_buf_json_str(bg_buf_t *b, const char *s);
+/** Appends a double as JSON with 17 significant digits (round-trips exactly; NaN/inf become 0). */
+void bg_buf_json_num(bg_buf_t *b, double v);
+void bg_buf_free(bg_buf_t *b);
+
+/* ---- k-mers, shared by CPU and CUDA code ------------------------------------------------- */
+#ifdef __CUDACC__
+#define BG_HD __host__ __device__ __forceinline__
+#else
+#define BG_HD static inline
+#endif
+
+/** 2-bit code of a normalised base: A0 C1 G2 T3, N -> 4. */
+BG_HD uint32_t bg_base_code(uint8_t c) {
+  return c == 'A' ? 0u : c == 'C' ? 1u : c == 'G' ? 2u : c == 'T' ? 3u : 4u;
+}
+/** 64-bit mixer (splitmix64 finaliser). */
+BG_HD uint64_t bg_mix64(uint64_t x) {
+  x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27; x *= 0x94d049bb133111ebull;
+  x ^= x >> 31; return x;
+}
+/** Blocked Bloom filter probe: one 64-bit word, 3 bits. bits = words * 64, words a power of two. */
+BG_HD int bg_filter_test(const uint64_t *words, uint64_t word_mask, uint64_t canon) {
+  uint64_t h = bg_mix64(canon);
+  uint64_t w = words[h & word_mask];
+  uint64_t m = (1ull << ((h >> 40) & 63)) | (1ull << ((h >> 46) & 63)) | (1ull << ((h >> 52) & 63));
+  return (w & m) == m;
+}
+BG_HD void bg_filter_add_bits(uint64_t h, uint64_t *idx, uint64_t *m, uint64_t word_mask) {
+  *idx = h & word_mask;
+  *m = (1ull << ((h >> 40) & 63)) | (1ull << ((h >> 46) & 63)) | (1ull << ((h >> 52) & 63));
+}
+/**
+ * Screens one read: samples the k-mer ending at every `stride`-th valid position and counts
+ * those present in the filter. Returns the count (stops early at `need`).
+ */
+BG_HD int bg_screen_read(const uint8_t *s, uint32_t len, const uint64_t *words, uint64_t word_mask,
+                         uint32_t stride, int need) {
+  uint64_t fw = 0, rv = 0;
+  uint32_t valid = 0;
+  int hits = 0;
+  for (uint32_t i = 0; i < len; i++) {
+    uint32_t c = bg_base_code(s[i]);
+    if (c > 3) { valid = 0; fw = rv = 0; continue; }
+    fw = ((fw << 2) | c) & BG_KMASK;
+    rv = (rv >> 2) | ((uint64_t)(3u - c) << (2 * (BG_K - 1)));
+    if (++valid >= BG_K && (valid - BG_K) % stride == 0) {
+      uint64_t canon = fw < rv ? fw : rv;
+      if (bg_filter_test(words, word_mask, canon) && ++hits >= need) return hits;
+    }
+  }
+  return hits;
+}
+
+/* ---- database (db.c, index.c) --------------------------------------------------------------- */
+
+enum { BG_KIND_RESFINDER = 0, BG_KIND_POINTFINDER = 1 };
+enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2 };
+
+/** One reference sequence: a ResFinder allele or a PointFinder gene. Offsets point into strings. */
+typedef struct bg_target_t {
+  uint32_t name, gene, accession, drug_class, phenotype; /* string offsets */
+  uint32_t species;      /* string offset ("" for ResFinder) */
+  uint64_t seq;          /* offset into seqs */
+  uint32_t len;
+  uint32_t kind;         /* BG_KIND_* */
+  int32_t promoter_len;  /* > 0: first promoter_len bases are upstream, numbered -promoter_len..-1 */
+  uint32_t is_rna;
+  uint32_t first_site, n_sites; /* PointFinder: catalogued sites of this gene */
+} bg_target_t;
+
+/** One catalogued PointFinder site (repeated table rows merged). */
+typedef struct bg_site_t {
+  uint32_t target;
+  int32_t pos;           /* codon number (AA) or nucleotide position (NUC/INS; negative = promoter) */
+  uint32_t type;         /* BG_MUT_* */
+  uint32_t ref;          /* string: reference AA, base, or "-" */
+  uint32_t ref_codon;    /* string: reference codon (AA sites) */
+  uint32_t alts;         /* string: comma-separated resistant AAs / bases / inserted sequences */
+  uint32_t drug_class, phenotype, pmid; /* strings */
+  int32_t tidx;          /* 0-based index into the target sequence of the site's first base (-1: outside) */
+} bg_site_t;
+
+/** k-mer hash table slot; key 0 = empty, else canonical k-mer + 1. */
+typedef struct bg_kslot_t { uint64_t key; uint32_t start, count; } bg_kslot_t;
+/** Occurrence: target index and position; bit 31 of pos = the canonical k-mer is the reverse strand. */
+typedef struct bg_occ_t { uint32_t target, pos; } bg_occ_t;
+
+struct bg_db_t {
+  char err[BG_ERRMSG_LEN];
+  char *info;
+  /* content, either owned (built) or pointing into the mapping (loaded) */
+  const bg_target_t *targets; uint32_t n_targets;
+  const bg_site_t *sites; uint32_t n_sites;
+  const char *strings; uint64_t strings_len;
+  const char *seqs; uint64_t seqs_len;
+  const bg_kslot_t *slots; uint64_t slot_mask;
+  const bg_occ_t *occs; uint64_t n_occs;
+  const uint64_t *filter; uint64_t filter_mask; /* words - 1 */
+  uint32_t n_resfinder, n_pointfinder, n_species, n_warnings;
+  /* ownership */
+  void *owned[8]; int n_owned;
+  void *map; size_t map_len;
+  int loaded;
+  /* build-time notes (JSON array text) */
+  char *warnings_json;
+  double build_seconds, load_seconds;
+};
+
+static inline const char *bg_str(const bg_db_t *db, uint32_t off) { return db->strings + off; }
+static inline const char *bg_tseq(const bg_db_t *db, const bg_target_t *t) { return db->seqs + t->seq; }
+
+/** Looks a canonical k-mer up; returns the slot or NULL. */
+const bg_kslot_t *bg_index_find(const bg_db_t *db, uint64_t canon);
+/** Builds the k-mer hash, occurrence list and screening filter over db's targets (owned by db). */
+bg_status_t bg_index_build(bg_db_t *db);
+
+/* ---- per-run mapping (match.c) ------------------------------------------------------------- */
+
+/** An alignment of one read to one target. */
+typedef struct bg_aln_t {
+  uint32_t target;
+  int32_t score;
+  uint32_t strand;       /* 1: the read's reverse complement aligns */
+  int32_t diag;          /* target position of read base 0 (of the oriented read) */
+  uint32_t mism, alen;   /* mismatches and aligned columns (ungapped: overlap length) */
+  uint32_t gapped;
+} bg_aln_t;
+
+/** Per-thread scratch space for mapping; reused across reads. */
+typedef struct bg_mapper_t {
+  const bg_db_t *db;
+  uint64_t *keys; size_t cap_keys;
+  bg_aln_t *alns; size_t cap_alns;
+  uint8_t *rc; size_t cap_rc;
+  int32_t *dp; size_t cap_dp;
+  uint8_t *ops; size_t cap_ops;
+} bg_mapper_t;
+
+void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);
+void bg_mapper_free(bg_mapper_t *m);
+/**
+ * Maps one read against one universe (kind). Fills m->alns with the best-scoring alignment per
+ * target, keeping targets whose score is within `slack` of the best; returns their count
+ * (0 = unmapped, -1 = out of memory). Alignments keep candidate order (target, strand).
+ */
+int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack);
+/** Score of one mismatch relative to a match (for slack computations). */
+#define BG_MISMATCH_COST 6
+
+/** Visitor of aligned columns: tpos is the target index, rbase the read base (or '-' for a
+ *  deletion in the read); ins_len > 0 marks an insertion of ins_len read bases after tpos. */
+typedef void (*bg_col_fn)(void *ctx, uint32_t tpos, uint8_t rbase, const uint8_t *ins, uint32_t ins_len);
+/**
+ * Re-aligns a read to one target in the orientation and diagonal of aln and calls fn for every
+ * aligned column, in target order. Returns the number of columns.
+ */
+uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, bg_col_fn fn,
+                       void *ctx);
+
+/* ---- screening backends (screen.c, screen.cu) ---------------------------------------------- */
+
+#define BG_SCREEN_STRIDE 8
+#define BG_SCREEN_NEED 2
+
+/** CPU screen of a batch: flags[i] = 1 when pair i (either mate) needs mapping. */
+void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
+                         const uint32_t *off2, uint32_t n, uint8_t *flags);
+
+typedef struct bg_cuda_ctx_t bg_cuda_ctx_t;
+/** Creates a CUDA screening context on device_id (uploads the filter). */
+bg_status_t bg_cuda_ctx_new(bg_cuda_ctx_t **out, const bg_db_t *db, int device_id, char *err, size_t err_len,
+                            char *device_name, size_t name_len);
+/** Screens a batch on the GPU; identical flags to bg_screen_batch_cpu. One caller per context. */
+bg_status_t bg_cuda_screen_batch(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const uint32_t *off1,
+                                 const uint8_t *seq2, const uint32_t *off2, uint32_t n, uint8_t *flags,
+                                 char *err, size_t err_len);
+void bg_cuda_ctx_free(bg_cuda_ctx_t *ctx);
+int bg_cuda_devices(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,284 @@
+/* match.c — maps a read against the database: k-mer seeds vote for (target, strand, diagonal),
+ * candidates are scored by ungapped alignment, with a banded affine-gap local alignment when the
+ * ungapped one has too many mismatches (indels). The same code re-walks an alignment column by
+ * column for coverage, consensus and mutation calls, so every backend scores identically. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SEED_STRIDE 2
+#define MAX_CANDIDATES 512
+#define MIN_ALIGNED 30
+#define BAND 12
+#define SC_MATCH 2
+#define SC_MISM 4
+#define SC_GAP_OPEN 8   /* cost of the first gap base */
+#define SC_GAP_EXT 2    /* cost of each further gap base */
+#define MIN_READ_IDENTITY 0.80
+
+void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) { memset(m, 0, sizeof *m); m->db = db; }
+
+void bg_mapper_free(bg_mapper_t *m) {
+  free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops);
+  memset(m, 0, sizeof *m);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 256;
+  while (c < need) c *= 2;
+  void *n = realloc(*p, c * elem);
+  if (!n) return -1;
+  *p = n; *cap = c;
+  return 0;
+}
+
+static const uint8_t COMP[256] = {
+    ['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A', ['N'] = 'N'};
+
+static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t strand) {
+  if (!strand) return seq;
+  if (grow((void **)&m->rc, &m->cap_rc, len, 1) != 0) return NULL;
+  for (uint32_t i = 0; i < len; i++) {
+    uint8_t c = COMP[seq[len - 1 - i]];
+    m->rc[i] = c ? c : 'N';
+  }
+  return m->rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Ungapped comparison over the overlap of the read (at diag) with the target. */
+static void ungapped(const uint8_t *q, uint32_t len, const uint8_t *t, uint32_t tlen, int32_t diag, uint32_t *ov,
+                     uint32_t *mm) {
+  int64_t a = diag < 0 ? -(int64_t)diag : 0;
+  int64_t b = (int64_t)tlen - diag;
+  if (b > len) b = len;
+  if (b <= a) { *ov = 0; *mm = 0; return; }
+  uint32_t n = (uint32_t)(b - a), x = 0;
+  const uint8_t *qq = q + a, *tt = t + a + diag;
+  for (uint32_t i = 0; i < n; i++) x += (qq[i] != tt[i]) | (qq[i] == 'N');
+  *ov = n; *mm = x;
+}
+
+enum { OP_M = 0, OP_I = 1, OP_D = 2 };
+
+typedef struct dp_res_t {
+  int32_t score;
+  uint32_t mism, alen, matches;
+  uint32_t nops;          /* ops stored in m->ops, forward order */
+  uint32_t q0, t0;        /* start of the local alignment */
+} dp_res_t;
+
+/* Banded Gotoh local alignment of q against t around diag. Ops written to m->ops when want_ops. */
+static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t, uint32_t tlen, int32_t diag,
+                  int want_ops, dp_res_t *r) {
+  const int W = 2 * BAND + 1;
+  size_t cells = (size_t)(L + 1) * W;
+  if (grow((void **)&m->dp, &m->cap_dp, cells * 3, sizeof(int32_t)) != 0) return -1;
+  if (grow((void **)&m->ops, &m->cap_ops, cells + 2 * (size_t)L + 2 * BAND + 8, 1) != 0) return -1;
+  int32_t *H = m->dp, *E = H + cells, *F = E + cells;
+  uint8_t *tb = m->ops; /* traceback bits share the ops buffer's tail: ops go after cells */
+  const int32_t NEG = -(1 << 28);
+  for (int j = 0; j < W; j++) { H[j] = 0; E[j] = NEG; F[j] = NEG; tb[j] = 0; }
+  int32_t best = 0;
+  uint32_t bi = 0;
+  int bj = 0;
+  for (uint32_t i = 1; i <= L; i++) {
+    int32_t *Hi = H + (size_t)i * W, *Ei = E + (size_t)i * W, *Fi = F + (size_t)i * W;
+    const int32_t *Hp = Hi - W, *Ep = Ei - W;
+    uint8_t *tbi = tb + (size_t)i * W;
+    for (int j = 0; j < W; j++) {
+      int64_t tend = (int64_t)diag + i + (j - BAND);
+      tbi[j] = 0;
+      if (tend < 0 || tend > tlen) { Hi[j] = 0; Ei[j] = NEG; Fi[j] = NEG; continue; }
+      int32_t e = NEG, f = NEG;
+      uint8_t bits = 0;
+      if (j + 1 < W) {
+        int32_t o = Hp[j + 1] - SC_GAP_OPEN, x = Ep[j + 1] - SC_GAP_EXT;
+        if (x > o) { e = x; bits |= 4; } else e = o;
+      }
+      if (j > 0) {
+        int32_t o = Hi[j - 1] - SC_GAP_OPEN, x = Fi[j - 1] - SC_GAP_EXT;
+        if (x > o) { f = x; bits |= 8; } else f = o;
+      }
+      int32_t h = 0, src = 0;
+      if (tend >= 1) {
+        uint8_t qc = q[i - 1], tc = t[tend - 1];
+        int32_t d = Hp[j] + ((qc == tc && qc != 'N') ? SC_MATCH : -SC_MISM);
+        if (d > h) { h = d; src = 1; }
+      }
+      if (e > h) { h = e; src = 2; }
+      if (f > h) { h = f; src = 3; }
+      Hi[j] = h; Ei[j] = e; Fi[j] = f;
+      tbi[j] = (uint8_t)(bits | src);
+      if (h > best) { best = h; bi = i; bj = j; }
+    }
+  }
+  r->score = best;
+  r->mism = r->alen = r->matches = r->nops = 0;
+  if (best <= 0) return 0;
+  /* traceback; state 0 = H, 1 = E, 2 = F */
+  uint8_t *ops = tb + cells;
+  uint32_t n = 0, i = bi;
+  int j = bj, state = 0;
+  while (i > 0) {
+    uint8_t bits = tb[(size_t)i * W + j];
+    if (state == 0) {
+      int src = bits & 3;
+      if (src == 0) break;
+      if (src == 1) {
+        int64_t tend = (int64_t)diag + i + (j - BAND);
+        uint8_t qc = q[i - 1], tc = t[tend - 1];
+        if (qc == tc && qc != 'N') r->matches++; else r->mism++;
+        ops[n++] = OP_M; i--;
+      } else state = src == 2 ? 1 : 2;
+    } else if (state == 1) {
+      ops[n++] = OP_I;
+      int ext = bits & 4;
+      i--; j++;
+      state = ext ? 1 : 0;
+    } else {
+      ops[n++] = OP_D;
+      int ext = bits & 8;
+      j--;
+      state = ext ? 2 : 0;
+    }
+  }
+  /* reverse into forward order */
+  for (uint32_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) { uint8_t x = ops[a]; ops[a] = ops[b]; ops[b] = x; }
+  r->nops = n; r->alen = n;
+  r->q0 = i;
+  r->t0 = (uint32_t)((int64_t)diag + i + (j - BAND));
+  if (want_ops && ops != m->ops) memmove(m->ops, ops, n);
+  return 0;
+}
+
+static int needs_dp(uint32_t ov, uint32_t mm) { return mm > 2 + ov / 50; }
+
+int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack) {
+  const bg_db_t *db = m->db;
+  if (len < BG_K) return 0;
+  size_t nk = 0;
+  uint64_t fw = 0, rv = 0;
+  uint32_t valid = 0;
+  for (uint32_t i = 0; i < len; i++) {
+    uint32_t c = bg_base_code(seq[i]);
+    if (c > 3) { valid = 0; continue; }
+    fw = ((fw << 2) | c) & BG_KMASK;
+    rv = (rv >> 2) | ((uint64_t)(3u - c) << (2 * (BG_K - 1)));
+    if (++valid < BG_K) continue;
+    uint32_t rp = i + 1 - BG_K;
+    if (rp % SEED_STRIDE != 0 && i + 1 != len) continue;
+    int read_rev = rv < fw;
+    const bg_kslot_t *s = bg_index_find(db, read_rev ? rv : fw);
+    if (!s) continue;
+    if (grow((void **)&m->keys, &m->cap_keys, nk + s->count, sizeof(uint64_t)) != 0) return -1;
+    for (uint32_t k = 0; k < s->count; k++) {
+      bg_occ_t o = db->occs[s->start + k];
+      if (db->targets[o.target].kind != kind) continue;
+      uint32_t opos = o.pos & 0x7fffffffu, orev = o.pos >> 31;
+      uint32_t strand = (uint32_t)read_rev ^ orev;
+      int64_t diag = strand ? (int64_t)opos - (int64_t)(len - rp - BG_K) : (int64_t)opos - rp;
+      m->keys[nk++] = ((uint64_t)o.target << 33) | ((uint64_t)strand << 32) | (uint32_t)(diag + 0x80000000ll);
+    }
+  }
+  if (nk == 0) return 0;
+  qsort(m->keys, nk, sizeof *m->keys, cmp_u64);
+  /* best diagonal per (target, strand) */
+  size_t nc = 0;
+  uint32_t best_votes = 0;
+  for (size_t i = 0; i < nk;) {
+    uint64_t grp = m->keys[i] >> 32;
+    size_t j = i;
+    uint32_t bv = 0;
+    uint64_t bkey = 0;
+    while (j < nk && (m->keys[j] >> 32) == grp) {
+      size_t k = j;
+      while (k < nk && m->keys[k] == m->keys[j]) k++;
+      if (k - j > bv) { bv = (uint32_t)(k - j); bkey = m->keys[j]; }
+      j = k;
+    }
+    if (grow((void **)&m->alns, &m->cap_alns, nc + 1, sizeof(bg_aln_t)) != 0) return -1;
+    m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(bkey >> 33), .strand = (uint32_t)(bkey >> 32) & 1,
+                               .diag = (int32_t)((int64_t)(uint32_t)bkey - 0x80000000ll), .score = (int32_t)bv};
+    if (bv > best_votes) best_votes = bv;
+    i = j;
+  }
+  /* keep well-supported candidates (at most MAX_CANDIDATES, by votes then order) */
+  uint32_t min_votes = best_votes / 2 > 1 ? best_votes / 2 : 1;
+  size_t keep = 0;
+  for (size_t i = 0; i < nc; i++) if ((uint32_t)m->alns[i].score >= min_votes) m->alns[keep++] = m->alns[i];
+  while (keep > MAX_CANDIDATES) {
+    min_votes++;
+    size_t k2 = 0;
+    for (size_t i = 0; i < keep; i++) if ((uint32_t)m->alns[i].score >= min_votes) m->alns[k2++] = m->alns[i];
+    keep = k2;
+  }
+  /* score each candidate */
+  int32_t best = -1;
+  size_t out = 0;
+  for (size_t c = 0; c < keep; c++) {
+    bg_aln_t a = m->alns[c];
+    const bg_target_t *tg = &db->targets[a.target];
+    const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
+    const uint8_t *q = oriented(m, seq, len, a.strand);
+    if (!q) return -1;
+    uint32_t ov, mm;
+    ungapped(q, len, t, tg->len, a.diag, &ov, &mm);
+    a.mism = mm; a.alen = ov; a.gapped = 0;
+    a.score = (int32_t)(ov - mm) * SC_MATCH - (int32_t)mm * SC_MISM;
+    if (ov == 0 || needs_dp(ov, mm)) {
+      dp_res_t r;
+      if (banded(m, q, len, t, tg->len, a.diag, 0, &r) != 0) return -1;
+      if (r.score > a.score) { a.score = r.score; a.mism = r.alen - r.matches; a.alen = r.alen; a.gapped = 1; }
+    }
+    if (a.alen < MIN_ALIGNED || (double)(a.alen - a.mism) < MIN_READ_IDENTITY * a.alen) continue;
+    if (a.score > best) best = a.score;
+    m->alns[out++] = a;
+  }
+  /* within slack of the best; one alignment per target (the higher score, else the first) */
+  size_t uniq = 0;
+  for (size_t i = 0; i < out; i++) {
+    if (m->alns[i].score < best - slack) continue;
+    size_t k = 0;
+    while (k < uniq && m->alns[k].target != m->alns[i].target) k++;
+    if (k == uniq) m->alns[uniq++] = m->alns[i];
+    else if (m->alns[i].score > m->alns[k].score) m->alns[k] = m->alns[i];
+  }
+  return (int)uniq;
+}
+
+uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
+  const bg_db_t *db = m->db;
+  const bg_target_t *tg = &db->targets[a->target];
+  const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
+  const uint8_t *q = oriented(m, seq, len, a->strand);
+  if (!q) return 0;
+  if (!a->gapped) {
+    int64_t s = a->diag < 0 ? -(int64_t)a->diag : 0;
+    int64_t e = (int64_t)tg->len - a->diag;
+    if (e > len) e = len;
+    for (int64_t i = s; i < e; i++) fn(ctx, (uint32_t)(a->diag + i), q[i], NULL, 0);
+    return e > s ? (uint32_t)(e - s) : 0;
+  }
+  dp_res_t r;
+  if (banded(m, q, len, t, tg->len, a->diag, 1, &r) != 0 || r.score <= 0) return 0;
+  uint32_t qi = r.q0, ti = r.t0;
+  const uint8_t *ops = m->ops;
+  for (uint32_t k = 0; k < r.nops;) {
+    if (ops[k] == OP_M) { fn(ctx, ti, q[qi], NULL, 0); ti++; qi++; k++; }
+    else if (ops[k] == OP_D) { fn(ctx, ti, '-', NULL, 0); ti++; k++; }
+    else {
+      uint32_t n = 0;
+      while (k + n < r.nops && ops[k + n] == OP_I) n++;
+      if (ti > 0) fn(ctx, ti - 1, 0, q + qi, n);
+      qi += n; k += n;
+    }
+  }
+  return r.nops;
+}

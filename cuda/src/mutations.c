@@ -1,0 +1,122 @@
+/* mutations.c — PointFinder calls: for every fragment that maps to a catalogued gene, the codon,
+ * base or insertion it shows at each catalogued site (one observation per fragment per site). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+typedef struct site_read_t {
+  char call[12];       /* codon / base / inserted bases being assembled */
+  uint8_t have;        /* bitmask of codon positions seen (AA), 1 = base seen (NUC), 1|2 = flanks seen (INS) */
+  uint8_t bad;         /* deletion or frameshift inside the site */
+  uint8_t ins;         /* an insertion was seen at the site (INS) */
+  uint8_t done;        /* fixed by an earlier mate */
+} site_read_t;
+
+typedef struct walk_ctx_t {
+  const bg_db_t *db;
+  const bg_site_t *sites;   /* the target's sites */
+  uint32_t n;
+  site_read_t *sr;
+} walk_ctx_t;
+
+static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  walk_ctx_t *c = vctx;
+  for (uint32_t i = 0; i < c->n; i++) {
+    const bg_site_t *s = &c->sites[i];
+    site_read_t *r = &c->sr[i];
+    if (r->done || s->tidx < 0) continue;
+    int64_t d = (int64_t)tpos - s->tidx;
+    if (s->type == BG_MUT_AA) {
+      if (d < 0 || d > 2) continue;
+      if (ins_len) { if (d < 2) r->bad = 1; continue; }
+      if (rb == '-') r->bad = 1;
+      r->call[d] = (char)rb;
+      r->have |= (uint8_t)(1u << d);
+    } else if (s->type == BG_MUT_NUC) {
+      if (d != 0 || ins_len) continue;
+      if (rb == '-') r->bad = 1;
+      r->call[0] = (char)rb;
+      r->have = 1;
+    } else {
+      if (d == 0 && ins_len) {
+        uint32_t n = ins_len < sizeof r->call - 1 ? ins_len : (uint32_t)sizeof r->call - 1;
+        memcpy(r->call, ins, n);
+        r->call[n] = 0;
+        r->ins = 1;
+      } else if (!ins_len && (d == 0 || d == 1)) {
+        if (rb == '-') r->bad = 1;
+        r->have |= (uint8_t)(1u << d);
+      }
+    }
+  }
+}
+
+static void observe(bg_site_obs_t *o, const char *key) {
+  for (uint32_t i = 0; i < o->n; i++)
+    if (strcmp(o->key[i], key) == 0) { o->count[i]++; return; }
+  if (o->n < BG_SITE_KEYS) {
+    snprintf(o->key[o->n], sizeof o->key[o->n], "%s", key);
+    o->count[o->n++] = 1;
+  } else {
+    /* rare: more distinct calls than slots; fold into the last slot as "other" */
+    snprintf(o->key[BG_SITE_KEYS - 1], sizeof o->key[0], "?");
+    o->count[BG_SITE_KEYS - 1]++;
+  }
+}
+
+/* Turns one mate's per-site evidence into observations. */
+static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
+  for (uint32_t i = 0; i < c->n; i++) {
+    site_read_t *r = &c->sr[i];
+    const bg_site_t *s = &c->sites[i];
+    if (r->done || r->bad) continue;
+    if (s->type == BG_MUT_AA && r->have == 7) {
+      char codon[4] = {r->call[0], r->call[1], r->call[2], 0};
+      if (strchr(codon, 'N')) continue;
+      observe(&obs[first + i], codon);
+      r->done = 1;
+    } else if (s->type == BG_MUT_NUC && r->have == 1) {
+      if (r->call[0] == 'N') continue;
+      char b[2] = {r->call[0], 0};
+      observe(&obs[first + i], b);
+      r->done = 1;
+    } else if (s->type == BG_MUT_INS && (r->ins || r->have == 3)) {
+      observe(&obs[first + i], r->ins ? r->call : "");
+      r->done = 1;
+    }
+  }
+  /* what one mate left incomplete is not combined with the other mate's partial view */
+  for (uint32_t i = 0; i < c->n; i++) if (!c->sr[i].done) memset(&c->sr[i], 0, sizeof c->sr[i]);
+}
+
+bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit) {
+  const bg_db_t *db = r->db;
+  uint32_t max_sites = 0;
+  for (uint32_t t = 0; t < db->n_targets; t++) if (db->targets[t].n_sites > max_sites) max_sites = db->targets[t].n_sites;
+  site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
+  if (!sr) return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations");
+  for (int wi = 0; wi < nw; wi++) {
+    bg_worker_t *w = &ws[wi];
+    for (size_t ui = 0; ui < w->n_units; ui++) {
+      const bg_unit_t *u = &w->units[ui];
+      if (u->kind != BG_KIND_POINTFINDER) continue;
+      if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); }
+      int n1, n2;
+      if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); }
+      const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+      for (uint32_t k = 0; k < u->set_n; k++) {
+        uint32_t t = w->sets[u->set_off + k];
+        target_hit[t] = 1;
+        const bg_target_t *tg = &db->targets[t];
+        if (!tg->n_sites) continue;
+        memset(sr, 0, tg->n_sites * sizeof *sr);
+        walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
+        for (int a = 0; a < n1; a++) if (w->a1[a].target == t) { bg_align_walk(&w->m, s1, u->len1, &w->a1[a], site_col, &c); flush(&c, obs, tg->first_site); break; }
+        for (int a = 0; a < n2; a++) if (w->a2[a].target == t) { bg_align_walk(&w->m, s2, u->len2, &w->a2[a], site_col, &c); flush(&c, obs, tg->first_site); break; }
+      }
+    }
+  }
+  free(sr);
+  return BG_OK;
+}

@@ -1,0 +1,236 @@
+/* quantify.c — fragments to allele abundance: pairing of mate hits into units, EM over
+ * multi-mapping units, hard assignment, per-base evidence for coverage, depth and identity. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+#define PAIR_SLACK (2 * BG_MISMATCH_COST)
+#define EM_MAX_ITER 2000
+#define EM_TOL 1e-12
+
+void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
+  memset(w, 0, sizeof *w);
+  bg_mapper_init(&w->m, db);
+}
+
+void bg_worker_free(bg_worker_t *w) {
+  bg_mapper_free(&w->m);
+  free(w->seqs); free(w->units); free(w->sets); free(w->a1); free(w->a2);
+  memset(w, 0, sizeof *w);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 1024;
+  while (c < need) c *= 2;
+  void *n = realloc(*p, c * elem);
+  if (!n) return -1;
+  *p = n; *cap = c;
+  return 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
+                    const uint32_t *set, uint32_t n) {
+  if (n == 0) return 0;
+  if (n > 65535) n = 65535;
+  if (grow((void **)&w->units, &w->cap_units, w->n_units + 1, sizeof *w->units) != 0) return -1;
+  if (grow((void **)&w->sets, &w->cap_sets, w->n_sets + n, sizeof *w->sets) != 0) return -1;
+  memcpy(w->sets + w->n_sets, set, n * sizeof *set);
+  qsort(w->sets + w->n_sets, n, sizeof *set, cmp_u32);
+  w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)w->n_sets, (uint16_t)n, kind, mates};
+  w->n_sets += n;
+  return 0;
+}
+
+/* Keeps the targets of alns whose score equals the best; writes ids to out; returns count. */
+static uint32_t best_set(const bg_aln_t *a, int n, uint32_t *out) {
+  int32_t best = INT32_MIN;
+  for (int i = 0; i < n; i++) if (a[i].score > best) best = a[i].score;
+  uint32_t k = 0;
+  for (int i = 0; i < n; i++) if (a[i].score == best) out[k++] = a[i].target;
+  return k;
+}
+
+int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
+  uint64_t seq_off = UINT64_MAX;
+  for (uint8_t kind = 0; kind < 2; kind++) {
+    int n1 = bg_map_read(&w->m, s1, l1, kind, PAIR_SLACK);
+    if (n1 < 0) return -1;
+    if (grow((void **)&w->a1, &w->cap_a1, (size_t)n1 + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a1, w->m.alns, (size_t)n1 * sizeof(bg_aln_t));
+    int n2 = bg_map_read(&w->m, s2, l2, kind, PAIR_SLACK);
+    if (n2 < 0) return -1;
+    if (n1 == 0 && n2 == 0) continue;
+    if (grow((void **)&w->a2, &w->cap_a2, (size_t)n2 + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a2, w->m.alns, (size_t)n2 * sizeof(bg_aln_t));
+    if (seq_off == UINT64_MAX) {
+      if (grow((void **)&w->seqs, &w->cap_seqs, w->n_seqs + l1 + l2, 1) != 0) return -1;
+      seq_off = w->n_seqs;
+      memcpy(w->seqs + w->n_seqs, s1, l1);
+      memcpy(w->seqs + w->n_seqs + l1, s2, l2);
+      w->n_seqs += l1 + l2;
+      w->mapped_pairs++;
+    }
+    /* scratch for target ids: reuse the mapper's key buffer (no longer needed) */
+    size_t need = (size_t)n1 + (size_t)n2 + 1;
+    if (grow((void **)&w->m.keys, &w->m.cap_keys, need, sizeof(uint64_t)) != 0) return -1;
+    uint32_t *ids = (uint32_t *)w->m.keys;
+    if (n1 > 0 && n2 > 0) {
+      int32_t best = INT32_MIN;
+      for (int i = 0; i < n1; i++)
+        for (int j = 0; j < n2; j++)
+          if (w->a1[i].target == w->a2[j].target && w->a1[i].score + w->a2[j].score > best) best = w->a1[i].score + w->a2[j].score;
+      if (best != INT32_MIN) {
+        uint32_t k = 0;
+        for (int i = 0; i < n1; i++)
+          for (int j = 0; j < n2; j++)
+            if (w->a1[i].target == w->a2[j].target && w->a1[i].score + w->a2[j].score == best) ids[k++] = w->a1[i].target;
+        if (add_unit(w, seq_off, l1, l2, kind, 3, ids, k) != 0) return -1;
+        continue;
+      }
+    }
+    if (n1 > 0 && add_unit(w, seq_off, l1, l2, kind, 1, ids, best_set(w->a1, n1, ids)) != 0) return -1;
+    if (n2 > 0 && add_unit(w, seq_off, l1, l2, kind, 2, ids, best_set(w->a2, n2, ids)) != 0) return -1;
+  }
+  return 0;
+}
+
+int bg_worker_remap(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
+  const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
+  *n1 = *n2 = 0;
+  if (u->mates & 1) {
+    int n = bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK);
+    if (n < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a1, w->m.alns, (size_t)n * sizeof(bg_aln_t));
+    *n1 = n;
+  }
+  if (u->mates & 2) {
+    int n = bg_map_read(&w->m, s2, u->len2, u->kind, PAIR_SLACK);
+    if (n < 0 || grow((void **)&w->a2, &w->cap_a2, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a2, w->m.alns, (size_t)n * sizeof(bg_aln_t));
+    *n2 = n;
+  }
+  return 0;
+}
+
+/* ---- EM ------------------------------------------------------------------------------------------ */
+
+typedef struct uref_t { const uint32_t *set; uint32_t n; uint32_t w, u; } uref_t;
+
+static int cmp_uref(const void *a, const void *b) {
+  const uref_t *x = a, *y = b;
+  if (x->n != y->n) return x->n < y->n ? -1 : 1;
+  int c = memcmp(x->set, y->set, x->n * sizeof(uint32_t));
+  if (c) return c;
+  if (x->w != y->w) return x->w < y->w ? -1 : 1;
+  return x->u < y->u ? -1 : x->u > y->u;
+}
+
+typedef struct col_ctx_t { uint32_t *cnt; } col_ctx_t;
+
+static void count_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  col_ctx_t *c = vctx;
+  if (ins_len) return;
+  int k = rb == 'A' ? 0 : rb == 'C' ? 1 : rb == 'G' ? 2 : rb == 'T' ? 3 : rb == '-' ? 4 : -1;
+  if (k >= 0) c->cnt[(size_t)tpos * 5 + k]++;
+}
+
+bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0) {
+  const bg_db_t *db = r->db;
+  atomic_store(&r->stage, BG_STAGE_QUANTIFYING);
+  bg_run_set_fraction(r, 0.86);
+  size_t total = 0;
+  for (int i = 0; i < nw; i++) total += ws[i].n_units;
+  uref_t *refs = malloc((total ? total : 1) * sizeof *refs);
+  bg_gene_stat_t *gs = calloc(db->n_targets, sizeof *gs);
+  double *theta = calloc(db->n_targets, sizeof(double)), *acc = calloc(db->n_targets, sizeof(double));
+  uint8_t *target_hit = calloc(db->n_targets, 1);
+  bg_site_obs_t *obs = calloc(db->n_sites ? db->n_sites : 1, sizeof *obs);
+  bg_status_t st = BG_OK;
+  if (!refs || !gs || !theta || !acc || !target_hit || !obs) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+  /* ResFinder units, grouped into equivalence classes in a canonical order */
+  size_t n = 0;
+  for (int i = 0; i < nw; i++)
+    for (size_t u = 0; u < ws[i].n_units; u++) {
+      const bg_unit_t *un = &ws[i].units[u];
+      if (un->kind != BG_KIND_RESFINDER) continue;
+      refs[n++] = (uref_t){ws[i].sets + un->set_off, un->set_n, (uint32_t)i, (uint32_t)u};
+    }
+  qsort(refs, n, sizeof *refs, cmp_uref);
+  /* classes: [start, end) ranges over refs */
+  size_t *cls = malloc((n + 1) * sizeof *cls);
+  if (!cls) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+  size_t ncls = 0;
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || refs[i].n != refs[i - 1].n || memcmp(refs[i].set, refs[i - 1].set, refs[i].n * sizeof(uint32_t)) != 0) cls[ncls++] = i;
+  cls[ncls] = n;
+  /* initialise theta uniformly over targets seen */
+  uint32_t nseen = 0;
+  for (size_t c = 0; c < ncls; c++)
+    for (uint32_t k = 0; k < refs[cls[c]].n; k++) if (theta[refs[cls[c]].set[k]] == 0) { theta[refs[cls[c]].set[k]] = 1; nseen++; }
+  for (uint32_t t = 0; t < db->n_targets; t++) if (theta[t] > 0) theta[t] = 1.0 / nseen;
+  for (int it = 0; it < EM_MAX_ITER && n > 0; it++) {
+    if (atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); free(cls); goto done; }
+    memset(acc, 0, db->n_targets * sizeof(double));
+    for (size_t c = 0; c < ncls; c++) {
+      const uref_t *ur = &refs[cls[c]];
+      double cnt = (double)(cls[c + 1] - cls[c]), denom = 0;
+      for (uint32_t k = 0; k < ur->n; k++) denom += theta[ur->set[k]] / db->targets[ur->set[k]].len;
+      if (denom <= 0) continue;
+      for (uint32_t k = 0; k < ur->n; k++) acc[ur->set[k]] += cnt * (theta[ur->set[k]] / db->targets[ur->set[k]].len) / denom;
+    }
+    double delta = 0;
+    for (uint32_t t = 0; t < db->n_targets; t++) {
+      double nt = acc[t] / (double)n;
+      delta = fmax(delta, fabs(nt - theta[t]));
+      theta[t] = nt;
+    }
+    if (delta < EM_TOL) break;
+  }
+  for (uint32_t t = 0; t < db->n_targets; t++) gs[t].em_count = theta[t] * (double)n;
+  /* hard assignment and per-base evidence */
+  for (size_t c = 0; c < ncls; c++) {
+    const uref_t *ur0 = &refs[cls[c]];
+    uint32_t bt = ur0->set[0];
+    double bv = -1;
+    for (uint32_t k = 0; k < ur0->n; k++) {
+      double v = theta[ur0->set[k]] / db->targets[ur0->set[k]].len;
+      if (v > bv) { bv = v; bt = ur0->set[k]; }
+    }
+    bg_gene_stat_t *g = &gs[bt];
+    if (!g->cnt) {
+      g->cnt = calloc((size_t)db->targets[bt].len * 5, sizeof(uint32_t));
+      if (!g->cnt) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+    }
+    col_ctx_t cc = {g->cnt};
+    for (size_t i = cls[c]; i < cls[c + 1]; i++) {
+      bg_worker_t *w = &ws[refs[i].w];
+      const bg_unit_t *u = &w->units[refs[i].u];
+      int n1, n2;
+      if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+      g->reads++;
+      const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+      for (int k = 0; k < n1; k++) if (w->a1[k].target == bt) { bg_align_walk(&w->m, s1, u->len1, &w->a1[k], count_col, &cc); break; }
+      for (int k = 0; k < n2; k++) if (w->a2[k].target == bt) { bg_align_walk(&w->m, s2, u->len2, &w->a2[k], count_col, &cc); break; }
+    }
+  }
+  free(cls);
+  atomic_store(&r->stage, BG_STAGE_MUTATIONS);
+  bg_run_set_fraction(r, 0.92);
+  st = bg_call_sites(r, ws, nw, obs, target_hit);
+  if (st != BG_OK) goto done;
+  atomic_store(&r->stage, BG_STAGE_REPORTING);
+  bg_run_set_fraction(r, 0.97);
+  st = bg_report(r, gs, obs, target_hit, t0);
+done:
+  if (gs) for (uint32_t t = 0; t < db->n_targets; t++) free(gs[t].cnt);
+  free(gs); free(refs); free(theta); free(acc); free(target_hit); free(obs);
+  return st;
+}

@@ -1,0 +1,232 @@
+/* report.c — the result JSON (docs/CONTRACTS.md): gene calls with abundance, mutation calls,
+ * catalogued sites reached, drug classes. Numbers are printed so that they round-trip exactly. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+static const char *AA_CODE = "KNKNTTTTRSRSIIMIQHQHPPPPRRRRLLLLEDEDAAAAGGGGVVVV*Y*YSSSS*CWCLFLF";
+
+static char translate(const char *c) {
+  int v = 0;
+  for (int i = 0; i < 3; i++) {
+    int k = bg_base_code((uint8_t)c[i]);
+    if (k > 3) return 'X';
+    v = v * 4 + k;
+  }
+  return AA_CODE[v];
+}
+
+typedef struct gene_call_t { uint32_t t; double identity, coverage, depth, rpkm, tpm; } gene_call_t;
+
+static int cmp_gene(const void *a, const void *b, void *db) { return 0; }
+
+typedef struct classes_t { char **v; size_t n; } classes_t;
+
+static void add_classes(classes_t *c, const char *list) {
+  char *copy = strdup(list), *save = NULL;
+  if (!copy) return;
+  for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+    while (*s == ' ') s++;
+    if (!*s) continue;
+    int seen = 0;
+    for (size_t i = 0; i < c->n && !seen; i++) seen = strcmp(c->v[i], s) == 0;
+    if (seen) continue;
+    char **nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+    if (!nv) break;
+    c->v = nv;
+    c->v[c->n++] = strdup(s);
+  }
+  free(copy);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void site_position_name(bg_buf_t *b, const bg_site_t *s) {
+  (void)b; (void)s;
+}
+
+/* Mutation label: S83L, n.2058A>G, n.-13_-12insGT. */
+static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *ref, const char *alt) {
+  if (s->type == BG_MUT_AA) snprintf(out, n, "%s%d%s", ref, s->pos, alt);
+  else if (s->type == BG_MUT_NUC) snprintf(out, n, "n.%d%s>%s", s->pos, ref, alt);
+  else snprintf(out, n, "n.%d_%dins%s", s->pos, s->pos == -1 ? 1 : s->pos + 1, alt);
+}
+
+bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t *obs, const uint8_t *target_hit, double t0) {
+  const bg_db_t *db = r->db;
+  const bg_run_options_t *o = &r->opts;
+  (void)cmp_gene; (void)site_position_name;
+  gene_call_t *calls = calloc(db->n_targets ? db->n_targets : 1, sizeof *calls);
+  if (!calls) return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory reporting");
+  size_t nc = 0;
+  double rate_sum = 0;
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    const bg_gene_stat_t *g = &gs[t];
+    if (!g->cnt || !g->reads) continue;
+    const bg_target_t *tg = &db->targets[t];
+    const char *ref = bg_tseq(db, tg);
+    uint64_t covered = 0, depth_sum = 0, agree = 0;
+    for (uint32_t i = 0; i < tg->len; i++) {
+      const uint32_t *c = g->cnt + (size_t)i * 5;
+      uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
+      if (!d) continue;
+      covered++;
+      depth_sum += d;
+      int rk = bg_base_code((uint8_t)ref[i]);
+      uint32_t best = 0;
+      for (int k = 0; k < 5; k++) if (c[k] > best) best = c[k];
+      if (rk < 4 && c[rk] == best) agree++;
+    }
+    double coverage = 100.0 * (double)covered / tg->len;
+    double identity = covered ? 100.0 * (double)agree / (double)covered : 0;
+    if (coverage + 1e-9 < o->min_coverage || identity + 1e-9 < o->min_identity) continue;
+    calls[nc] = (gene_call_t){t, identity, coverage, (double)depth_sum / tg->len, 0, 0};
+    calls[nc].rpkm = r->read_pairs ? (double)g->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
+    rate_sum += (double)g->reads / tg->len;
+    nc++;
+  }
+  for (size_t i = 0; i < nc; i++) calls[i].tpm = rate_sum > 0 ? ((double)gs[calls[i].t].reads / db->targets[calls[i].t].len) / rate_sum * 1e6 : 0;
+  classes_t cls = {0};
+  bg_buf_t b = {0};
+  bg_buf_printf(&b, "{\"engine\":{\"version\":\"%s\",\"backend\":", BG_ENGINE_VERSION);
+  bg_buf_json_str(&b, r->backend);
+  bg_buf_puts(&b, ",\"device\":");
+  bg_buf_json_str(&b, r->device);
+  bg_buf_printf(&b, ",\"threads\":%d},\"input\":{\"read_pairs\":%llu,\"bases\":%llu,\"bytes\":%llu},", r->threads,
+                (unsigned long long)r->read_pairs, (unsigned long long)r->bases, (unsigned long long)atomic_load(&r->bytes_total));
+  bg_buf_puts(&b, "\"timing\":{\"seconds\":");
+  bg_buf_json_num(&b, bg_now() - t0);
+  bg_buf_puts(&b, "},\"options\":{\"min_identity\":");
+  bg_buf_json_num(&b, o->min_identity);
+  bg_buf_puts(&b, ",\"min_coverage\":");
+  bg_buf_json_num(&b, o->min_coverage);
+  bg_buf_puts(&b, ",\"min_depth\":");
+  bg_buf_json_num(&b, o->min_depth);
+  bg_buf_puts(&b, ",\"min_allele_freq\":");
+  bg_buf_json_num(&b, o->min_allele_freq);
+  bg_buf_printf(&b, ",\"min_alt_reads\":%d},\"genes\":[", o->min_alt_reads);
+  for (size_t i = 0; i < nc; i++) {
+    const gene_call_t *c = &calls[i];
+    const bg_target_t *tg = &db->targets[c->t];
+    if (i) bg_buf_puts(&b, ",");
+    bg_buf_puts(&b, "{\"allele\":"); bg_buf_json_str(&b, bg_str(db, tg->name));
+    bg_buf_puts(&b, ",\"gene\":"); bg_buf_json_str(&b, bg_str(db, tg->gene));
+    bg_buf_puts(&b, ",\"accession\":"); bg_buf_json_str(&b, bg_str(db, tg->accession));
+    bg_buf_puts(&b, ",\"drug_class\":"); bg_buf_json_str(&b, bg_str(db, tg->drug_class));
+    bg_buf_puts(&b, ",\"phenotype\":"); bg_buf_json_str(&b, bg_str(db, tg->phenotype));
+    bg_buf_printf(&b, ",\"length\":%u,\"reads\":%u,\"identity\":", tg->len, gs[c->t].reads);
+    bg_buf_json_num(&b, c->identity);
+    bg_buf_puts(&b, ",\"coverage\":"); bg_buf_json_num(&b, c->coverage);
+    bg_buf_puts(&b, ",\"depth\":"); bg_buf_json_num(&b, c->depth);
+    bg_buf_puts(&b, ",\"em_reads\":"); bg_buf_json_num(&b, gs[c->t].em_count);
+    bg_buf_puts(&b, ",\"rpkm\":"); bg_buf_json_num(&b, c->rpkm);
+    bg_buf_puts(&b, ",\"tpm\":"); bg_buf_json_num(&b, c->tpm);
+    bg_buf_puts(&b, "}");
+    add_classes(&cls, bg_str(db, tg->drug_class));
+  }
+  bg_buf_puts(&b, "],\"mutations\":[");
+  /* mutations, then sites */
+  int first = 1;
+  bg_buf_t sites = {0};
+  int sfirst = 1;
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    const bg_target_t *tg = &db->targets[t];
+    if (!target_hit[t] || !tg->n_sites) continue;
+    for (uint32_t si = tg->first_site; si < tg->first_site + tg->n_sites; si++) {
+      const bg_site_t *s = &db->sites[si];
+      const bg_site_obs_t *ob = &obs[si];
+      /* aggregate observations into calls (codons -> amino acids) */
+      char keys[BG_SITE_KEYS][12];
+      uint32_t counts[BG_SITE_KEYS], nk = 0, depth = 0;
+      char best_codon[BG_SITE_KEYS][4];
+      uint32_t best_codon_n[BG_SITE_KEYS];
+      for (uint32_t k = 0; k < ob->n; k++) {
+        char key[12];
+        if (s->type == BG_MUT_AA) { key[0] = translate(ob->key[k]); key[1] = 0; }
+        else if (s->type == BG_MUT_INS) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
+        else snprintf(key, sizeof key, "%s", ob->key[k]);
+        depth += ob->count[k];
+        uint32_t j = 0;
+        while (j < nk && strcmp(keys[j], key) != 0) j++;
+        if (j == nk) { snprintf(keys[nk], sizeof keys[nk], "%s", key); counts[nk] = 0; best_codon_n[nk] = 0; nk++; }
+        counts[j] += ob->count[k];
+        if (s->type == BG_MUT_AA && (ob->count[k] > best_codon_n[j] || (ob->count[k] == best_codon_n[j] && strcmp(ob->key[k], best_codon[j]) < 0))) {
+          snprintf(best_codon[j], 4, "%s", ob->key[k]);
+          best_codon_n[j] = ob->count[k];
+        }
+      }
+      if (depth == 0) continue;
+      int mutant = 0;
+      const char *ref = bg_str(db, s->ref);
+      if (depth >= o->min_depth) {
+        char *alts = strdup(bg_str(db, s->alts)), *save = NULL;
+        for (char *a = alts ? strtok_r(alts, ",", &save) : NULL; a; a = strtok_r(NULL, ",", &save)) {
+          uint32_t j = 0;
+          while (j < nk && strcmp(keys[j], a) != 0) j++;
+          if (j == nk) continue;
+          double f = (double)counts[j] / depth;
+          if (counts[j] < (uint32_t)o->min_alt_reads || f + 1e-12 < o->min_allele_freq) continue;
+          mutant = 1;
+          char label[64];
+          mutation_label(label, sizeof label, s, ref, a);
+          if (!first) bg_buf_puts(&b, ",");
+          first = 0;
+          bg_buf_puts(&b, "{\"species\":"); bg_buf_json_str(&b, bg_str(db, tg->species));
+          bg_buf_puts(&b, ",\"gene\":"); bg_buf_json_str(&b, bg_str(db, tg->gene));
+          bg_buf_puts(&b, ",\"reference\":"); bg_buf_json_str(&b, bg_str(db, tg->name));
+          bg_buf_puts(&b, ",\"mutation\":"); bg_buf_json_str(&b, label);
+          bg_buf_printf(&b, ",\"type\":\"%s\",\"position\":%d,\"ref\":", s->type == BG_MUT_AA ? "AA" : s->type == BG_MUT_NUC ? "NUC" : "INS", s->pos);
+          bg_buf_json_str(&b, ref);
+          bg_buf_puts(&b, ",\"alt\":"); bg_buf_json_str(&b, a);
+          if (s->type == BG_MUT_AA) {
+            const char *tseq = bg_tseq(db, tg);
+            char rc[4] = {0};
+            if (s->tidx >= 0) memcpy(rc, tseq + s->tidx, 3);
+            bg_buf_puts(&b, ",\"ref_codon\":"); bg_buf_json_str(&b, rc);
+            bg_buf_puts(&b, ",\"alt_codon\":"); bg_buf_json_str(&b, best_codon[j]);
+          }
+          bg_buf_printf(&b, ",\"depth\":%u,\"alt_reads\":%u,\"frequency\":", depth, counts[j]);
+          bg_buf_json_num(&b, f);
+          bg_buf_puts(&b, ",\"drug_class\":"); bg_buf_json_str(&b, bg_str(db, s->drug_class));
+          bg_buf_puts(&b, ",\"phenotype\":"); bg_buf_json_str(&b, bg_str(db, s->phenotype));
+          bg_buf_puts(&b, ",\"pmid\":"); bg_buf_json_str(&b, bg_str(db, s->pmid));
+          bg_buf_puts(&b, "}");
+          add_classes(&cls, bg_str(db, s->drug_class));
+        }
+        free(alts);
+      }
+      if (!sfirst) bg_buf_puts(&sites, ",");
+      sfirst = 0;
+      bg_buf_puts(&sites, "{\"species\":"); bg_buf_json_str(&sites, bg_str(db, tg->species));
+      bg_buf_puts(&sites, ",\"gene\":"); bg_buf_json_str(&sites, bg_str(db, tg->gene));
+      bg_buf_printf(&sites, ",\"position\":%d,\"type\":\"%s\",\"ref\":", s->pos, s->type == BG_MUT_AA ? "AA" : s->type == BG_MUT_NUC ? "NUC" : "INS");
+      bg_buf_json_str(&sites, ref);
+      bg_buf_printf(&sites, ",\"depth\":%u,\"counts\":{", depth);
+      for (uint32_t j = 0; j < nk; j++) {
+        if (j) bg_buf_puts(&sites, ",");
+        bg_buf_json_str(&sites, keys[j]);
+        bg_buf_printf(&sites, ":%u", counts[j]);
+      }
+      bg_buf_printf(&sites, "},\"status\":\"%s\"}", depth < o->min_depth ? "low_depth" : mutant ? "mutant" : "wild_type");
+    }
+  }
+  bg_buf_puts(&b, "],\"sites\":[");
+  if (sites.p) bg_buf_puts(&b, sites.p);
+  bg_buf_free(&sites);
+  bg_buf_puts(&b, "],\"drug_classes\":[");
+  qsort(cls.v, cls.n, sizeof *cls.v, cmp_str);
+  for (size_t i = 0; i < cls.n; i++) {
+    if (i) bg_buf_puts(&b, ",");
+    bg_buf_json_str(&b, cls.v[i]);
+    free(cls.v[i]);
+  }
+  free(cls.v);
+  bg_buf_puts(&b, "]}");
+  free(calls);
+  if (b.oom) { bg_buf_free(&b); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory writing the result"); }
+  r->result = b.p;
+  r->result_len = b.n;
+  return BG_OK;
+}

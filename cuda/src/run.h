@@ -1,0 +1,85 @@
+/* run.h — the run handle and the per-worker state shared by run.c, quantify.c, mutations.c, report.c. */
+#ifndef BG_RUN_H
+#define BG_RUN_H
+
+#include <stdatomic.h>
+#include <string.h>
+#include "internal.h"
+
+/** A fragment's hits in one universe: a set of equally good targets and which mates support it. */
+typedef struct bg_unit_t {
+  uint64_t seq_off;      /* R1 then R2 bases in the worker's seqs buffer */
+  uint32_t len1, len2;
+  uint32_t set_off;      /* into the worker's sets */
+  uint16_t set_n;
+  uint8_t kind;          /* BG_KIND_* */
+  uint8_t mates;         /* bit 0: R1 supports the set, bit 1: R2 */
+} bg_unit_t;
+
+typedef struct bg_worker_t {
+  bg_mapper_t m;
+  bg_cuda_ctx_t *cuda;
+  uint8_t *seqs; size_t n_seqs, cap_seqs;
+  bg_unit_t *units; size_t n_units, cap_units;
+  uint32_t *sets; size_t n_sets, cap_sets;
+  bg_aln_t *a1, *a2; size_t cap_a1, cap_a2;
+  uint64_t screened, mapped_pairs;
+} bg_worker_t;
+
+void bg_worker_init(bg_worker_t *w, const bg_db_t *db);
+void bg_worker_free(bg_worker_t *w);
+/** Maps one pair in both universes and records its units. 0 on success, -1 out of memory. */
+int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2);
+/** Maps both mates of a unit again (deterministic) into w->a1 / w->a2; returns counts via n1/n2. */
+int bg_worker_remap(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2);
+
+struct bg_run_t {
+  const bg_db_t *db;
+  char err[BG_ERRMSG_LEN];
+  _Atomic int cancel, busy, stage;
+  _Atomic uint64_t pairs_done, bytes_done, bytes_total;
+  _Atomic uint64_t fraction_bits;
+  bg_status_t last;
+  bg_run_options_t opts;
+  char backend[16], device[256];
+  int threads;
+  uint64_t read_pairs, bases;
+  char *result; size_t result_len;
+};
+
+static inline double bg_run_get_fraction(const bg_run_t *r) {
+  uint64_t b = atomic_load(&((bg_run_t *)r)->fraction_bits);
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+static inline void bg_run_set_fraction(bg_run_t *r, double d) {
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  atomic_store(&r->fraction_bits, b);
+}
+
+/** Per-target accumulated evidence of a ResFinder allele. */
+typedef struct bg_gene_stat_t {
+  uint32_t reads;
+  double em_count;
+  uint32_t *cnt;          /* len * 5: A C G T deletion */
+} bg_gene_stat_t;
+
+/** Per-site observations (call key -> reads). */
+#define BG_SITE_KEYS 24
+typedef struct bg_site_obs_t {
+  uint32_t n;
+  char key[BG_SITE_KEYS][12];
+  uint32_t count[BG_SITE_KEYS];
+  uint32_t reached;       /* fragments whose alignment reached the gene */
+} bg_site_obs_t;
+
+/** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. */
+bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit);
+/** Quantifies (EM), calls mutations and builds the result JSON into r->result. */
+bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0);
+/** Writes the result JSON. */
+bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t *obs, const uint8_t *target_hit, double t0);
+
+#endif

@@ -1,0 +1,767 @@
+/*
+ * test_reader.c — behaviour of the paired FASTQ reader (src/reader.c).
+ *
+ * Inputs are generated in a fresh temp folder: plain and gzip FASTQ (single member,
+ * bgzip-style many members with an EOF member, FNAME headers), name styles, CRLF,
+ * mixed and very long reads, and one file per error the reader must report.
+ * Exit status is non-zero when a test fails; the last line reads
+ * "reader: N passed, M failed".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader.h"
+
+/* ------------------------------------------------------------------------- */
+/* Harness                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static int g_passed, g_failed, g_test_failed;
+static char g_dir[256];
+
+#define CHECK(cond, ...)                                                   \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      g_test_failed = 1;                                                   \
+      fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+      fprintf(stderr, __VA_ARGS__);                                        \
+      fputc('\n', stderr);                                                 \
+    }                                                                      \
+  } while (0)
+
+static void run_test(const char *name, void (*fn)(void)) {
+  g_test_failed = 0;
+  fn();
+  if (g_test_failed) {
+    g_failed++;
+    fprintf(stderr, "FAIL %s\n", name);
+  } else {
+    g_passed++;
+    printf("ok   %s\n", name);
+  }
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Growable byte buffer. */
+typedef struct {
+  char *p;
+  size_t n, cap;
+} buf_t;
+
+static void buf_put(buf_t *b, const void *data, size_t n) {
+  if (b->n + n + 1 > b->cap) {
+    size_t c = b->cap ? b->cap : 4096;
+    while (c < b->n + n + 1) c *= 2;
+    b->p = realloc(b->p, c);
+    if (b->p == NULL) abort(); /* test code only */
+    b->cap = c;
+  }
+  memcpy(b->p + b->n, data, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+static void buf_printf(buf_t *b, const char *fmt, ...) {
+  char tmp[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  buf_put(b, tmp, (size_t)k);
+}
+
+static void buf_free(buf_t *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+static const char *path_of(const char *name) {
+  static char paths[8][512];
+  static int next;
+  char *p = paths[next++ % 8];
+  snprintf(p, 512, "%s/%s", g_dir, name);
+  return p;
+}
+
+static const char *write_file(const char *name, const void *data, size_t n) {
+  const char *path = path_of(name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+    fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+    exit(2);
+  }
+  return path;
+}
+
+/* ------------------------------------------------------------------------- */
+/* gzip writers                                                               */
+/* ------------------------------------------------------------------------- */
+
+enum { HDR_PLAIN, HDR_BGZF, HDR_FNAME };
+
+/* Raw deflate of data into out (level 1). */
+static void deflate_raw(buf_t *out, const char *data, size_t n) {
+  struct isal_zstream zs;
+  isal_deflate_init(&zs);
+  static uint8_t level_buf[ISAL_DEF_LVL1_DEFAULT];
+  zs.level = 1;
+  zs.level_buf = level_buf;
+  zs.level_buf_size = sizeof level_buf;
+  zs.gzip_flag = IGZIP_DEFLATE;
+  zs.end_of_stream = 1;
+  zs.flush = NO_FLUSH;
+  zs.next_in = (uint8_t *)data;
+  zs.avail_in = (uint32_t)n;
+  size_t cap = n + n / 2 + 1024;
+  uint8_t *tmp = malloc(cap);
+  zs.next_out = tmp;
+  zs.avail_out = (uint32_t)cap;
+  int rc = isal_deflate(&zs);
+  if (rc != COMP_OK || zs.internal_state.state != ZSTATE_END) {
+    fprintf(stderr, "deflate failed (%d)\n", rc);
+    exit(2);
+  }
+  buf_put(out, tmp, zs.total_out);
+  free(tmp);
+}
+
+static void put_le32(buf_t *b, uint32_t v) {
+  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  buf_put(b, x, 4);
+}
+
+/* Appends one gzip member holding data[0..n). */
+static void gz_member(buf_t *out, const char *data, size_t n, int kind) {
+  size_t start = out->n;
+  static const uint8_t plain[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+  static const uint8_t bgzf[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
+  static const uint8_t fname[10] = {0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3};
+  if (kind == HDR_BGZF)
+    buf_put(out, bgzf, sizeof bgzf);
+  else if (kind == HDR_FNAME) {
+    buf_put(out, fname, sizeof fname);
+    buf_put(out, "sample_R1.fastq", 16);
+  } else
+    buf_put(out, plain, sizeof plain);
+  deflate_raw(out, data, n);
+  put_le32(out, crc32_gzip_refl(0, (const unsigned char *)data, n));
+  put_le32(out, (uint32_t)n);
+  if (kind == HDR_BGZF) {
+    size_t bsize = out->n - start - 1;
+    out->p[start + 16] = (char)(bsize & 0xff);
+    out->p[start + 17] = (char)(bsize >> 8);
+  }
+}
+
+/* The 28-byte empty member bgzip writes at the end of every file. */
+static const uint8_t BGZF_EOF[28] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43,
+                                     2,    0,    0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static void gz_whole(buf_t *out, const buf_t *in) { gz_member(out, in->p ? in->p : "", in->n, HDR_PLAIN); }
+
+/* bgzip-style: members of `chunk` uncompressed bytes cut anywhere, then the EOF member. */
+static void gz_bgzf(buf_t *out, const buf_t *in, size_t chunk) {
+  for (size_t at = 0; at < in->n; at += chunk) gz_member(out, in->p + at, in->n - at < chunk ? in->n - at : chunk, HDR_BGZF);
+  buf_put(out, BGZF_EOF, sizeof BGZF_EOF);
+}
+
+/* ------------------------------------------------------------------------- */
+/* FASTQ generators                                                           */
+/* ------------------------------------------------------------------------- */
+
+static uint64_t g_rng;
+static uint32_t rnd(void) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (uint32_t)(g_rng >> 11);
+}
+
+static size_t read_len(size_t i) { return 75 + (i * 37) % 226; } /* 75..300 */
+
+/* Pair of FASTQ texts with n records; expected normalised sequences go to exp1/exp2 (may be NULL). */
+static void gen_pair(buf_t *r1, buf_t *r2, buf_t *exp1, buf_t *exp2, size_t n, uint64_t seed) {
+  g_rng = seed * 2654435761u + 1;
+  static const char acgt[] = "ACGT";
+  char seq[400], qual[400];
+  for (int mate = 0; mate < 2; mate++) {
+    buf_t *r = mate ? r2 : r1, *e = mate ? exp2 : exp1;
+    for (size_t i = 0; i < n; i++) {
+      size_t len = read_len(i + (size_t)mate * 11);
+      for (size_t j = 0; j < len; j++) {
+        seq[j] = acgt[rnd() & 3];
+        qual[j] = (char)('!' + rnd() % 41);
+      }
+      buf_printf(r, "@SIM:1:FCX:1:%zu:%u:%u %d:N:0:ACGTACGT\n", i / 1000 + 1, (unsigned)i, (unsigned)(i * 7), mate + 1);
+      buf_put(r, seq, len);
+      buf_put(r, "\n+\n", 3);
+      buf_put(r, qual, len);
+      buf_put(r, "\n", 1);
+      if (e) buf_put(e, seq, len);
+    }
+  }
+}
+
+/* One record; qual defaults to 'I' * strlen(seq). */
+static void rec(buf_t *b, const char *header, const char *seq, const char *plus, const char *qual) {
+  size_t n = strlen(seq);
+  buf_put(b, header, strlen(header));
+  buf_put(b, "\n", 1);
+  buf_put(b, seq, n);
+  buf_put(b, "\n", 1);
+  buf_put(b, plus, strlen(plus));
+  buf_put(b, "\n", 1);
+  if (qual) {
+    buf_put(b, qual, strlen(qual));
+    buf_put(b, "\n", 1);
+  }
+  else {
+    for (size_t i = 0; i < n; i++) buf_put(b, "I", 1);
+    buf_put(b, "\n", 1);
+  }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Reading helpers                                                            */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+  bg_status_t st;
+  char err[512];
+  uint64_t pairs, bases, batches;
+  buf_t seq1, seq2;      /* all sequences concatenated */
+  buf_t lens1;           /* uint32 lengths of R1 reads */
+  uint64_t bytes_done, bytes_total;
+} result_t;
+
+static void result_free(result_t *r) {
+  buf_free(&r->seq1);
+  buf_free(&r->seq2);
+  buf_free(&r->lens1);
+}
+
+/* Reads a pair to the end (or the first error) with the given batch limits. */
+static result_t read_all(const char *p1, const char *p2, uint32_t max_pairs, uint64_t max_bases) {
+  result_t res;
+  memset(&res, 0, sizeof res);
+  bg_pair_reader_t *r = NULL;
+  res.st = bg_pair_reader_open(&r, p1, p2, res.err, sizeof res.err);
+  if (res.st != BG_OK) return res;
+  bg_batch_t b;
+  bg_batch_init(&b);
+  for (;;) {
+    res.st = bg_pair_reader_next(r, &b, max_pairs, max_bases, res.err, sizeof res.err);
+    if (res.st != BG_OK || b.n_pairs == 0) break;
+    res.batches++;
+    res.pairs += b.n_pairs;
+    res.bases += b.bases;
+    CHECK(b.n_pairs <= max_pairs, "batch of %u pairs > %u", b.n_pairs, max_pairs);
+    CHECK(b.off1[0] == 0 && b.off2[0] == 0, "offsets start at 0");
+    uint64_t sum = (uint64_t)b.off1[b.n_pairs] + b.off2[b.n_pairs];
+    CHECK(sum == b.bases, "bases %llu vs offsets %llu", (unsigned long long)b.bases, (unsigned long long)sum);
+    buf_put(&res.seq1, b.seq1, b.off1[b.n_pairs]);
+    buf_put(&res.seq2, b.seq2, b.off2[b.n_pairs]);
+    for (uint32_t i = 0; i < b.n_pairs; i++) {
+      uint32_t len = b.off1[i + 1] - b.off1[i];
+      buf_put(&res.lens1, &len, sizeof len);
+    }
+  }
+  res.bytes_done = bg_pair_reader_bytes_done(r);
+  res.bytes_total = bg_pair_reader_bytes_total(r);
+  if (res.st == BG_OK) {
+    /* The end is sticky: another call returns no pairs. */
+    bg_status_t again = bg_pair_reader_next(r, &b, max_pairs, max_bases, res.err, sizeof res.err);
+    CHECK(again == BG_OK && b.n_pairs == 0, "call after the end gave %d / %u pairs", again, b.n_pairs);
+  } else {
+    /* Errors are sticky too. */
+    char err2[512];
+    bg_status_t again = bg_pair_reader_next(r, &b, max_pairs, max_bases, err2, sizeof err2);
+    CHECK(again == res.st && strcmp(err2, res.err) == 0, "error not sticky: %d '%s'", again, err2);
+  }
+  bg_batch_free(&b);
+  bg_pair_reader_close(r);
+  return res;
+}
+
+/* Expects a failure with `status` whose message contains each of the given strings (NULL-terminated). */
+static void expect_error(const char *p1, const char *p2, bg_status_t status, ...) {
+  result_t res = read_all(p1, p2, 1000, 0);
+  if (getenv("BG_TEST_VERBOSE")) printf("     -> %s\n", res.err);
+  CHECK(res.st == status, "status %s (%d), expected %d; message: %s", res.st == BG_OK ? "OK" : "error", res.st, status,
+        res.err);
+  va_list ap;
+  va_start(ap, status);
+  for (const char *want; (want = va_arg(ap, const char *)) != NULL;)
+    CHECK(strstr(res.err, want) != NULL, "message '%s' lacks '%s'", res.err, want);
+  va_end(ap);
+  result_free(&res);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tests: valid input                                                         */
+/* ------------------------------------------------------------------------- */
+
+static void test_plain_small_pair_reads_sequences_and_offsets(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@r1 extra words", "ACGTACGTAC", "+", NULL);
+  rec(&a, "@r2", "GGGG", "+", NULL);
+  rec(&b, "@r1 other", "TTTTT", "+", NULL);
+  rec(&b, "@r2", "CCCCCCCC", "+", NULL);
+  const char *p1 = write_file("small_R1.fastq", a.p, a.n), *p2 = write_file("small_R2.fastq", b.p, b.n);
+  bg_pair_reader_t *r = NULL;
+  char err[256];
+  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  bg_batch_t bt;
+  bg_batch_init(&bt);
+  CHECK(bg_pair_reader_next(r, &bt, 100, 0, err, sizeof err) == BG_OK, "%s", err);
+  CHECK(bt.n_pairs == 2, "n_pairs %u", bt.n_pairs);
+  CHECK(bt.bases == 27, "bases %llu", (unsigned long long)bt.bases);
+  CHECK(bt.off1[0] == 0 && bt.off1[1] == 10 && bt.off1[2] == 14, "off1");
+  CHECK(bt.off2[0] == 0 && bt.off2[1] == 5 && bt.off2[2] == 13, "off2");
+  CHECK(memcmp(bt.seq1, "ACGTACGTACGGGG", 14) == 0, "seq1");
+  CHECK(memcmp(bt.seq2, "TTTTTCCCCCCCC", 13) == 0, "seq2");
+  CHECK(bg_pair_reader_next(r, &bt, 100, 0, err, sizeof err) == BG_OK && bt.n_pairs == 0, "end");
+  CHECK(bg_pair_reader_bytes_done(r) == a.n + b.n, "bytes_done %llu", (unsigned long long)bg_pair_reader_bytes_done(r));
+  CHECK(bg_pair_reader_bytes_total(r) == a.n + b.n, "bytes_total");
+  bg_batch_free(&bt);
+  bg_pair_reader_close(r);
+  buf_free(&a);
+  buf_free(&b);
+}
+
+/* Reads plain, single-member gzip and bgzip versions of one generated pair; all must agree. */
+static void test_plain_gzip_and_bgzip_give_identical_reads(void) {
+  buf_t r1 = {0}, r2 = {0}, e1 = {0}, e2 = {0}, z1 = {0}, z2 = {0}, b1 = {0}, b2 = {0};
+  const size_t n = 30000; /* ~13 MB per mate: crosses many 4 MiB blocks */
+  gen_pair(&r1, &r2, &e1, &e2, n, 7);
+  gz_whole(&z1, &r1);
+  gz_whole(&z2, &r2);
+  gz_bgzf(&b1, &r1, 9973); /* > 1000 members, cut mid-record */
+  gz_bgzf(&b2, &r2, 8191);
+  CHECK(r1.n / 9973 >= 1000, "only %zu members", r1.n / 9973);
+  const char *paths[3][2] = {
+      {write_file("gen_R1.fastq", r1.p, r1.n), write_file("gen_R2.fastq", r2.p, r2.n)},
+      {write_file("gen_R1.fastq.gz", z1.p, z1.n), write_file("gen_R2.fastq.gz", z2.p, z2.n)},
+      {write_file("gen_R1.bgz", b1.p, b1.n), write_file("gen_R2.bgz", b2.p, b2.n)},
+  };
+  size_t sizes[3] = {r1.n + r2.n, z1.n + z2.n, b1.n + b2.n};
+  for (int k = 0; k < 3; k++) {
+    result_t res = read_all(paths[k][0], paths[k][1], 4096, 0);
+    CHECK(res.st == BG_OK, "variant %d: %s", k, res.err);
+    CHECK(res.pairs == n, "variant %d: %llu pairs", k, (unsigned long long)res.pairs);
+    CHECK(res.seq1.n == e1.n && memcmp(res.seq1.p, e1.p, e1.n) == 0, "variant %d: R1 sequences differ", k);
+    CHECK(res.seq2.n == e2.n && memcmp(res.seq2.p, e2.p, e2.n) == 0, "variant %d: R2 sequences differ", k);
+    CHECK(res.bytes_done == res.bytes_total && res.bytes_total == sizes[k], "variant %d: bytes %llu/%llu of %zu", k,
+          (unsigned long long)res.bytes_done, (unsigned long long)res.bytes_total, sizes[k]);
+    const uint32_t *lens = (const uint32_t *)res.lens1.p;
+    int lens_ok = res.lens1.n == n * sizeof(uint32_t);
+    for (size_t i = 0; lens_ok && i < n; i++) lens_ok = lens[i] == read_len(i);
+    CHECK(lens_ok, "variant %d: read lengths 75..300 not preserved", k);
+    result_free(&res);
+  }
+  buf_free(&r1), buf_free(&r2), buf_free(&e1), buf_free(&e2);
+  buf_free(&z1), buf_free(&z2), buf_free(&b1), buf_free(&b2);
+}
+
+static void test_batches_respect_max_pairs_and_max_bases(void) {
+  buf_t r1 = {0}, r2 = {0};
+  gen_pair(&r1, &r2, NULL, NULL, 1000, 3);
+  const char *p1 = write_file("batch_R1.fastq", r1.p, r1.n), *p2 = write_file("batch_R2.fastq", r2.p, r2.n);
+  result_t res = read_all(p1, p2, 7, 0);
+  CHECK(res.st == BG_OK && res.pairs == 1000 && res.batches == 143, "max_pairs 7: %llu pairs in %llu batches",
+        (unsigned long long)res.pairs, (unsigned long long)res.batches);
+  result_free(&res);
+
+  bg_pair_reader_t *r = NULL;
+  char err[256];
+  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  bg_batch_t b;
+  bg_batch_init(&b);
+  uint64_t pairs = 0;
+  int ok = 1;
+  for (;;) {
+    if (bg_pair_reader_next(r, &b, 100000, 2000, err, sizeof err) != BG_OK) {
+      ok = 0;
+      break;
+    }
+    if (b.n_pairs == 0) break;
+    pairs += b.n_pairs;
+    /* Stops as soon as bases reach 2000: without its last pair the batch was below. */
+    uint64_t last = (b.off1[b.n_pairs] - b.off1[b.n_pairs - 1]) + (b.off2[b.n_pairs] - b.off2[b.n_pairs - 1]);
+    if (pairs < 1000 && (b.bases < 2000 || b.bases - last >= 2000)) ok = 0;
+  }
+  CHECK(ok && pairs == 1000, "max_bases batches wrong (%llu pairs) %s", (unsigned long long)pairs, err);
+  CHECK(bg_pair_reader_next(r, &b, 0, 0, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "max_pairs 0 accepted");
+  bg_batch_free(&b);
+  bg_pair_reader_close(r);
+  buf_free(&r1), buf_free(&r2);
+}
+
+static void test_casava_and_slash_names_pair(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@A00123:8:H5KJ:1:1101:1000:2000 1:N:0:ACGTACGT+TTGGCCAA", "ACGT", "+", NULL);
+  rec(&b, "@A00123:8:H5KJ:1:1101:1000:2000 2:N:0:ACGTACGT+TTGGCCAA", "ACGT", "+", NULL);
+  rec(&a, "@read7/1", "ACGT", "+", NULL);
+  rec(&b, "@read7/2", "ACGT", "+", NULL);
+  rec(&a, "@read8/1\tcomment", "ACGT", "+", NULL);
+  rec(&b, "@read8/2\tother", "ACGT", "+", NULL);
+  rec(&a, "@read9", "ACGT", "+", NULL);
+  rec(&b, "@read9/2", "ACGT", "+", NULL);
+  result_t res = read_all(write_file("names_R1.fq", a.p, a.n), write_file("names_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 4, "%d %llu: %s", res.st, (unsigned long long)res.pairs, res.err);
+  result_free(&res);
+  buf_free(&a), buf_free(&b);
+}
+
+static void test_plus_lines_case_iupac_and_crlf_are_accepted(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@x1", "acgtnACGTN", "+x1", NULL);
+  rec(&b, "@x1", "RYKMSWBDHV", "+", NULL);
+  rec(&a, "@x2", "AC.GT-*", "+x2 repeated header text", NULL);
+  rec(&b, "@x2", "acgtACGT", "+", NULL);
+  buf_put(&a, "@x3\r\nGATTACA\r\n+\r\nIIIIIII\r\n", 26);
+  buf_put(&b, "@x3\r\nTTT\r\n+x3\r\n!!!\r\n\n\n\r\n", 24); /* blank trailing lines */
+  result_t res = read_all(write_file("misc_R1.fq", a.p, a.n), write_file("misc_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 3, "%d: %s", res.st, res.err);
+  CHECK(res.seq1.n == 24 && memcmp(res.seq1.p, "ACGTNACGTNACNGTNNGATTACA", 24) == 0, "R1 '%.*s'", (int)res.seq1.n,
+        res.seq1.p);
+  CHECK(res.seq2.n == 21 && memcmp(res.seq2.p, "NNNNNNNNNNACGTACGTTTT", 21) == 0, "R2 '%.*s'", (int)res.seq2.n,
+        res.seq2.p);
+  result_free(&res);
+  buf_free(&a), buf_free(&b);
+}
+
+static void test_last_record_without_newline_and_fname_header(void) {
+  buf_t a = {0}, b = {0}, z = {0};
+  rec(&a, "@q", "ACGT", "+", NULL);
+  buf_put(&b, "@q\nTTGA\n+\nIIII", 14);
+  gz_member(&z, a.p, a.n, HDR_FNAME);
+  result_t res = read_all(write_file("fname_R1.gz", z.p, z.n), write_file("nonl_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 1 && memcmp(res.seq2.p, "TTGA", 4) == 0, "%d: %s", res.st, res.err);
+  result_free(&res);
+  buf_free(&a), buf_free(&b), buf_free(&z);
+}
+
+static void test_long_reads_up_to_5_mib_are_read_whole(void) {
+  size_t lens[3] = {100000, 5u << 20, 150};
+  buf_t a = {0}, b = {0};
+  char *s = malloc(lens[1] + 1);
+  for (int i = 0; i < 3; i++) {
+    for (size_t j = 0; j < lens[i]; j++) s[j] = "ACGT"[(j * 7 + (size_t)i) & 3];
+    s[lens[i]] = '\0';
+    char h[32];
+    snprintf(h, sizeof h, "@long%d", i);
+    rec(&a, h, s, "+", NULL);
+    rec(&b, h, "ACGT", "+", NULL);
+  }
+  free(s);
+  buf_t z = {0};
+  gz_whole(&z, &a);
+  result_t res = read_all(write_file("long_R1.fq.gz", z.p, z.n), write_file("long_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 3, "%d: %s", res.st, res.err);
+  const uint32_t *l = (const uint32_t *)res.lens1.p;
+  CHECK(res.lens1.n == 12 && l[0] == lens[0] && l[1] == lens[1] && l[2] == lens[2], "lengths wrong");
+  CHECK(res.seq1.n == lens[0] + lens[1] + lens[2] && res.seq1.p[lens[0] + 12345] == "ACGT"[(12345 * 7 + 1) & 3],
+        "long read content");
+  result_free(&res);
+  buf_free(&a), buf_free(&b), buf_free(&z);
+}
+
+static void test_zero_padding_after_last_member_is_ignored(void) {
+  buf_t a = {0}, z = {0};
+  rec(&a, "@p", "ACGT", "+", NULL);
+  gz_whole(&z, &a);
+  buf_put(&z, "\0\0\0\0\0\0\0\0", 8);
+  const char *p1 = write_file("pad_R1.fq.gz", z.p, z.n), *p2 = write_file("pad_R2.fq", a.p, a.n);
+  result_t res = read_all(p1, p2, 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 1, "%d: %s", res.st, res.err);
+  result_free(&res);
+  buf_free(&a), buf_free(&z);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tests: errors                                                              */
+/* ------------------------------------------------------------------------- */
+
+static const char *g_ok1, *g_ok2; /* a valid small pair */
+
+static void test_missing_file_is_file_not_found_naming_the_mate(void) {
+  const char *missing = path_of("nope_R1.fastq.gz");
+  expect_error(missing, g_ok2, BG_ERR_FILE_NOT_FOUND, "Cannot read R1: file does not exist", missing, NULL);
+  const char *missing2 = path_of("nodir/nope_R2.fastq.gz");
+  expect_error(g_ok1, missing2, BG_ERR_FILE_NOT_FOUND, "Cannot read R2", missing2, NULL);
+}
+
+static void test_directory_and_bad_arguments_are_rejected(void) {
+  expect_error(g_dir, g_ok2, BG_ERR_INVALID_ARGUMENT, "R1", "directory", g_dir, NULL);
+  expect_error(g_ok1, g_ok1, BG_ERR_INVALID_ARGUMENT, "same", NULL);
+  expect_error(g_ok1, "", BG_ERR_INVALID_ARGUMENT, "R2", "empty", NULL);
+  char link[600];
+  snprintf(link, sizeof link, "%s/link_R2.fq", g_dir);
+  CHECK(symlink(g_ok1, link) == 0, "symlink: %s", strerror(errno));
+  expect_error(g_ok1, link, BG_ERR_INVALID_ARGUMENT, "same file", NULL);
+  bg_pair_reader_t *r = (bg_pair_reader_t *)1;
+  char err[128];
+  CHECK(bg_pair_reader_open(&r, NULL, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL path");
+  CHECK(bg_pair_reader_open(NULL, g_ok1, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL out");
+  bg_pair_reader_close(NULL);
+  bg_batch_free(NULL);
+}
+
+static void test_unreadable_file_is_permission_denied(void) {
+  if (geteuid() == 0) return; /* root reads anything; the directory test covers open errors */
+  buf_t a = {0};
+  rec(&a, "@p", "ACGT", "+", NULL);
+  const char *p = write_file("noperm_R1.fq", a.p, a.n);
+  chmod(p, 0);
+  expect_error(p, g_ok2, BG_ERR_PERMISSION_DENIED, "Cannot read R1: permission denied", p, NULL);
+  buf_free(&a);
+}
+
+static void test_truncated_gzip_is_corrupt_gzip(void) {
+  buf_t r1 = {0}, r2 = {0}, z = {0};
+  gen_pair(&r1, &r2, NULL, NULL, 3000, 5);
+  gz_whole(&z, &r1);
+  const char *p = write_file("trunc_R1.fastq.gz", z.p, z.n / 2);
+  char want[64];
+  snprintf(want, sizeof want, "truncated after %zu compressed bytes", z.n / 2);
+  expect_error(p, write_file("trunc_R2.fastq", r2.p, r2.n), BG_ERR_CORRUPT_GZIP, "Cannot read R1: gzip stream is ",
+               want, p, NULL);
+  /* Cut inside the 8-byte trailer of a multi-member file, and just after a magic. */
+  buf_t m = {0};
+  gz_bgzf(&m, &r1, 50000);
+  const char *p2 = write_file("trunc2_R2.bgz", m.p, m.n - sizeof BGZF_EOF - 3);
+  expect_error(g_ok1, p2, BG_ERR_CORRUPT_GZIP, "Cannot read R2", "truncated", p2, NULL);
+  const char *p3 = write_file("magic_R1.gz", "\x1f\x8b", 2);
+  expect_error(p3, g_ok2, BG_ERR_CORRUPT_GZIP, "truncated", p3, NULL);
+  buf_free(&r1), buf_free(&r2), buf_free(&z), buf_free(&m);
+}
+
+static void test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip(void) {
+  buf_t a = {0}, b = {0}, z = {0};
+  gen_pair(&a, &b, NULL, NULL, 200, 9);
+  gz_whole(&z, &a);
+  z.p[z.n - 6] ^= 0x55; /* CRC32 */
+  const char *p = write_file("crc_R1.gz", z.p, z.n);
+  const char *p2 = write_file("crc_R2.fq", b.p, b.n);
+  expect_error(p, p2, BG_ERR_CORRUPT_GZIP, "Cannot read R1: gzip stream is corrupt", "CRC", p, NULL);
+  z.p[z.n - 6] ^= 0x55;
+  z.p[z.n / 2] ^= 0xff; /* deflate data */
+  p = write_file("data_R1.gz", z.p, z.n);
+  expect_error(p, p2, BG_ERR_CORRUPT_GZIP, "Cannot read R1: gzip stream is corrupt", p, NULL);
+  z.p[z.n / 2] ^= 0xff;
+  buf_put(&z, "garbage!", 8);
+  p = write_file("garbage_R1.gz", z.p, z.n);
+  expect_error(p, p2, BG_ERR_CORRUPT_GZIP, "unexpected data after member 1", p, NULL);
+  buf_free(&a), buf_free(&b), buf_free(&z);
+}
+
+static void test_sequence_quality_length_mismatch_is_malformed_with_line(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@m1", "ACGT", "+", NULL);
+  rec(&a, "@m2", "ACGTACGT", "+", "IIIIIII");
+  rec(&b, "@m1", "ACGT", "+", NULL);
+  rec(&b, "@m2", "ACGTACGT", "+", NULL);
+  const char *p = write_file("len_R2.fq", a.p, a.n);
+  expect_error(write_file("len_R1.fq", b.p, b.n), p, BG_ERR_MALFORMED_FASTQ, "Malformed FASTQ in R2 at line 8: sequence has 8 bases but quality has 7",
+               p, NULL);
+  buf_free(&a), buf_free(&b);
+}
+
+static void test_structural_errors_are_malformed(void) {
+  buf_t a = {0}, e = {0};
+  rec(&a, "@m1", "ACGT", "+", NULL);
+  buf_put(&a, "@m2\nACGT\n+\n", 11); /* cut record */
+  rec(&e, "@m1", "ACGT", "+", NULL);
+  rec(&e, "@m2", "ACGT", "+", NULL);
+  const char *p = write_file("cut_R1.fq", a.p, a.n);
+  expect_error(p, write_file("cut_R2.fq", e.p, e.n), BG_ERR_MALFORMED_FASTQ, "R1", "truncated record", p, NULL);
+  buf_t b = {0};
+  buf_put(&b, "@m1\nACGT\nIIII\n", 14);
+  p = write_file("noplus_R1.fq", b.p, b.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 3", "'+'", p, NULL);
+  buf_t c = {0};
+  buf_put(&c, ">seq1\nACGT\n", 11);
+  p = write_file("fasta_R1.fa", c.p, c.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 1", "FASTA", p, NULL);
+  buf_t d = {0};
+  buf_put(&d, "@m1\nAC\x01T\n+\nIIII\n", 16);
+  p = write_file("ctl_R1.fq", d.p, d.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 2", "0x01", p, NULL);
+  buf_free(&a), buf_free(&b), buf_free(&c), buf_free(&d), buf_free(&e);
+}
+
+static void test_binary_garbage_is_malformed(void) {
+  uint8_t junk[70000];
+  g_rng = 99;
+  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rnd();
+  junk[0] = 0x7f; /* never the gzip magic */
+  const char *p = write_file("junk_R2.fq", junk, sizeof junk);
+  expect_error(g_ok1, p, BG_ERR_MALFORMED_FASTQ, "Malformed FASTQ in R2 at line 1", p, NULL);
+  /* Garbage that starts like a record. */
+  junk[0] = '@';
+  junk[1] = 'x';
+  junk[2] = '\n';
+  p = write_file("junk2_R2.fq", junk, sizeof junk);
+  expect_error(g_ok1, p, BG_ERR_MALFORMED_FASTQ, "Malformed FASTQ in R2", p, NULL);
+}
+
+static void test_record_count_mismatch_is_pair_mismatch(void) {
+  buf_t r1 = {0}, r2 = {0};
+  gen_pair(&r1, &r2, NULL, NULL, 1000, 11);
+  const char *p1 = write_file("cnt_R1.fq", r1.p, r1.n);
+  /* R2 with its last record removed. */
+  const char *end = r2.p + r2.n - 1;
+  int lines = 0;
+  while (end > r2.p && lines < 4) lines += *--end == '\n';
+  const char *p2 = write_file("cnt_R2.fq", r2.p, (size_t)(end - r2.p) + 1);
+  expect_error(p1, p2, BG_ERR_PAIR_MISMATCH, "R2 ended after 999 records but R1 has more", NULL);
+  expect_error(p2, p1, BG_ERR_PAIR_MISMATCH, "R1 ended after 999 records but R2 has more", NULL);
+  buf_free(&r1), buf_free(&r2);
+}
+
+static void test_read_name_mismatch_is_pair_mismatch(void) {
+  buf_t a = {0}, b = {0};
+  for (int i = 1; i <= 20; i++) {
+    char h[32];
+    snprintf(h, sizeof h, "@read%d/1", i);
+    rec(&a, h, "ACGT", "+", NULL);
+    snprintf(h, sizeof h, "@read%d/2", i == 17 ? 99 : i);
+    rec(&b, h, "ACGT", "+", NULL);
+  }
+  expect_error(write_file("nm_R1.fq", a.p, a.n), write_file("nm_R2.fq", b.p, b.n), BG_ERR_PAIR_MISMATCH,
+               "Read names differ at record 17: R1 'read17' vs R2 'read99'", NULL);
+  buf_free(&a), buf_free(&b);
+}
+
+static void test_empty_files_are_empty_input(void) {
+  const char *e = write_file("empty_R1.fastq", "", 0);
+  expect_error(e, g_ok2, BG_ERR_EMPTY_INPUT, "R1", e, NULL);
+  buf_t z = {0};
+  gz_member(&z, "", 0, HDR_PLAIN);
+  const char *ez = write_file("empty_R2.fastq.gz", z.p, z.n);
+  expect_error(g_ok1, ez, BG_ERR_EMPTY_INPUT, "Cannot read R2", ez, NULL);
+  buf_t bz = {0};
+  buf_put(&bz, BGZF_EOF, sizeof BGZF_EOF);
+  const char *eb = write_file("eof_only_R2.bgz", bz.p, bz.n);
+  expect_error(g_ok1, eb, BG_ERR_EMPTY_INPUT, "R2", NULL);
+  const char *blank = write_file("blank_R1.fq", "\n\n\r\n", 4);
+  expect_error(blank, g_ok2, BG_ERR_EMPTY_INPUT, "R1", NULL);
+  buf_free(&z), buf_free(&bz);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tests: threads                                                             */
+/* ------------------------------------------------------------------------- */
+
+static void test_close_mid_stream_returns_quickly(void) {
+  const char *p1 = path_of("gen_R1.fastq.gz"), *p2 = path_of("gen_R2.bgz"); /* from the identity test */
+  for (int reads = 0; reads < 3; reads++) {
+    bg_pair_reader_t *r = NULL;
+    char err[256];
+    bg_status_t st = bg_pair_reader_open(&r, p1, p2, err, sizeof err);
+    CHECK(st == BG_OK, "%s", err);
+    if (st != BG_OK) return;
+    bg_batch_t b;
+    bg_batch_init(&b);
+    for (int i = 0; i < reads; i++) CHECK(bg_pair_reader_next(r, &b, 100, 0, err, sizeof err) == BG_OK, "%s", err);
+    if (reads == 2) usleep(20000); /* let the ring fill so both inflaters wait on a full ring */
+    double t0 = now_s();
+    bg_pair_reader_close(r);
+    double dt = now_s() - t0;
+    CHECK(dt < 0.5, "close after %d batches took %.3f s", reads, dt);
+    bg_batch_free(&b);
+  }
+}
+
+static void test_progress_reaches_total_and_never_decreases(void) {
+  bg_pair_reader_t *r = NULL;
+  char err[256];
+  const char *p1 = path_of("gen_R1.bgz"), *p2 = path_of("gen_R2.fastq.gz");
+  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  if (r == NULL) return;
+  bg_batch_t b;
+  bg_batch_init(&b);
+  uint64_t last = 0, total = bg_pair_reader_bytes_total(r);
+  struct stat s1, s2;
+  stat(p1, &s1);
+  stat(p2, &s2);
+  CHECK(total == (uint64_t)(s1.st_size + s2.st_size), "bytes_total %llu", (unsigned long long)total);
+  int monotonic = 1;
+  while (bg_pair_reader_next(r, &b, 1000, 0, err, sizeof err) == BG_OK && b.n_pairs > 0) {
+    uint64_t d = bg_pair_reader_bytes_done(r);
+    if (d < last || d > total) monotonic = 0;
+    last = d;
+  }
+  CHECK(monotonic, "bytes_done went backwards or past the total");
+  CHECK(bg_pair_reader_bytes_done(r) == total, "bytes_done %llu of %llu at EOF",
+        (unsigned long long)bg_pair_reader_bytes_done(r), (unsigned long long)total);
+  bg_batch_free(&b);
+  bg_pair_reader_close(r);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  snprintf(g_dir, sizeof g_dir, "%s/bg_reader_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (mkdtemp(g_dir) == NULL) {
+    perror("mkdtemp");
+    return 2;
+  }
+  buf_t a = {0}, b = {0};
+  rec(&a, "@ok/1", "ACGT", "+", NULL);
+  rec(&b, "@ok/2", "ACGT", "+", NULL);
+  g_ok1 = strdup(write_file("ok_R1.fq", a.p, a.n));
+  g_ok2 = strdup(write_file("ok_R2.fq", b.p, b.n));
+  buf_free(&a), buf_free(&b);
+
+  double t0 = now_s();
+#define RUN(fn) run_test(#fn, fn)
+  RUN(test_plain_small_pair_reads_sequences_and_offsets);
+  RUN(test_plain_gzip_and_bgzip_give_identical_reads);
+  RUN(test_batches_respect_max_pairs_and_max_bases);
+  RUN(test_casava_and_slash_names_pair);
+  RUN(test_plus_lines_case_iupac_and_crlf_are_accepted);
+  RUN(test_last_record_without_newline_and_fname_header);
+  RUN(test_long_reads_up_to_5_mib_are_read_whole);
+  RUN(test_zero_padding_after_last_member_is_ignored);
+  RUN(test_missing_file_is_file_not_found_naming_the_mate);
+  RUN(test_directory_and_bad_arguments_are_rejected);
+  RUN(test_unreadable_file_is_permission_denied);
+  RUN(test_truncated_gzip_is_corrupt_gzip);
+  RUN(test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip);
+  RUN(test_sequence_quality_length_mismatch_is_malformed_with_line);
+  RUN(test_structural_errors_are_malformed);
+  RUN(test_binary_garbage_is_malformed);
+  RUN(test_record_count_mismatch_is_pair_mismatch);
+  RUN(test_read_name_mismatch_is_pair_mismatch);
+  RUN(test_empty_files_are_empty_input);
+  RUN(test_close_mid_stream_returns_quickly);
+  RUN(test_progress_reaches_total_and_never_decreases);
+
+  if (nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  free((void *)g_ok1);
+  free((void *)g_ok2);
+  printf("reader: %d passed, %d failed (%.2f s)\n", g_passed, g_failed, now_s() - t0);
+  return g_failed ? 1 : 0;
+}
