@@ -170,6 +170,8 @@ typedef struct bg_aln_t {
   uint32_t gapped;
 } bg_aln_t;
 
+typedef struct bg_seed_t { uint32_t start, count, rp, read_rev; } bg_seed_t;
+
 /** Per-thread scratch space for mapping; reused across reads. */
 typedef struct bg_mapper_t {
   const bg_db_t *db;
@@ -178,6 +180,9 @@ typedef struct bg_mapper_t {
   uint8_t *rc; size_t cap_rc;
   int32_t *dp; size_t cap_dp;
   uint8_t *ops; size_t cap_ops;
+  uint64_t *vote_keys; uint32_t *vote_cnt; size_t hsize; /* vote tables, zero between reads */
+  bg_seed_t *seeds; size_t cap_seeds;
+  const uint8_t *rc_of; uint32_t rc_len; /* which read m->rc holds */
 } bg_mapper_t;
 
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);

@@ -7,8 +7,11 @@
 
 #include "internal.h"
 
-#define SEED_STRIDE 2
+#define SEED_STRIDE 3
 #define MAX_CANDIDATES 512
+#define MAX_VOTES 4096   /* seed hits voted per read before thinning seeds */
+#define MIN_SEEDS 8
+#define MAX_GAPPED 16   /* candidates given a gapped alignment when none aligns cleanly */
 #define MIN_ALIGNED 30
 #define BAND 12
 #define SC_MATCH 2
@@ -20,7 +23,7 @@
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) { memset(m, 0, sizeof *m); m->db = db; }
 
 void bg_mapper_free(bg_mapper_t *m) {
-  free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops);
+  free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops); free(m->vote_keys); free(m->vote_cnt); free(m->seeds);
   memset(m, 0, sizeof *m);
 }
 
@@ -39,7 +42,9 @@ static const uint8_t COMP[256] = {
 
 static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t strand) {
   if (!strand) return seq;
+  if (m->rc_of == seq && m->rc_len == len) return m->rc;
   if (grow((void **)&m->rc, &m->cap_rc, len, 1) != 0) return NULL;
+  m->rc_of = seq; m->rc_len = len;
   for (uint32_t i = 0; i < len; i++) {
     uint8_t c = COMP[seq[len - 1 - i]];
     m->rc[i] = c ? c : 'N';
@@ -47,9 +52,11 @@ static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len,
   return m->rc;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
+/* Candidates in (target, strand) order, so results never depend on hash-table layout. */
+static int cmp_cand(const void *a, const void *b) {
+  const bg_aln_t *x = a, *y = b;
+  if (x->target != y->target) return x->target < y->target ? -1 : 1;
+  return (int)x->strand - (int)y->strand;
 }
 
 /* Ungapped comparison over the overlap of the read (at diag) with the target. */
@@ -163,9 +170,14 @@ static int needs_dp(uint32_t ov, uint32_t mm) { return mm > 2 + ov / 50; }
 int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack) {
   const bg_db_t *db = m->db;
   if (len < BG_K) return 0;
-  size_t nk = 0;
+  m->rc_of = NULL; /* the read buffer may be reused with new content */
+  /* seeds: canonical k-mers every SEED_STRIDE positions (and the last one) that the index holds */
+  size_t ns = 0, total_occ = 0;
+  if (grow((void **)&m->seeds, &m->cap_seeds, len / SEED_STRIDE + 2, sizeof(bg_seed_t)) != 0) return -1;
   uint64_t fw = 0, rv = 0;
   uint32_t valid = 0;
+  uint32_t lo = kind == BG_KIND_RESFINDER ? 0 : db->n_resfinder;
+  uint32_t hi = kind == BG_KIND_RESFINDER ? db->n_resfinder : db->n_targets;
   for (uint32_t i = 0; i < len; i++) {
     uint32_t c = bg_base_code(seq[i]);
     if (c > 3) { valid = 0; continue; }
@@ -177,38 +189,75 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     int read_rev = rv < fw;
     const bg_kslot_t *s = bg_index_find(db, read_rev ? rv : fw);
     if (!s) continue;
-    if (grow((void **)&m->keys, &m->cap_keys, nk + s->count, sizeof(uint64_t)) != 0) return -1;
-    for (uint32_t k = 0; k < s->count; k++) {
-      bg_occ_t o = db->occs[s->start + k];
-      if (db->targets[o.target].kind != kind) continue;
+    /* occurrences are ordered by target: ResFinder targets first, then PointFinder ones */
+    const bg_occ_t *o = db->occs + s->start;
+    uint32_t a = 0, b = s->count;
+    if (lo) { uint32_t l = 0, h = b; while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < lo) l = mid + 1; else h = mid; } a = l; }
+    if (hi < db->n_targets) { uint32_t l = a, h = b; while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < hi) l = mid + 1; else h = mid; } b = l; }
+    if (a == b) continue;
+    m->seeds[ns++] = (bg_seed_t){s->start + a, b - a, rp, (uint32_t)read_rev};
+    total_occ += b - a;
+  }
+  /* with large families (hundreds of near-identical alleles) a spread-out subset of seeds is
+   * enough to nominate every allele: keep every step-th seed so that the votes stay bounded */
+  size_t step = 1;
+  while (step < ns && total_occ / step > MAX_VOTES && ns / (step + 1) >= MIN_SEEDS) step++;
+  size_t nk = 0;
+  for (size_t si = 0; si < ns; si += step) {
+    const bg_seed_t *sd = &m->seeds[si];
+    if (grow((void **)&m->keys, &m->cap_keys, nk + sd->count, sizeof(uint64_t)) != 0) return -1;
+    for (uint32_t k = 0; k < sd->count; k++) {
+      bg_occ_t o = db->occs[sd->start + k];
       uint32_t opos = o.pos & 0x7fffffffu, orev = o.pos >> 31;
-      uint32_t strand = (uint32_t)read_rev ^ orev;
-      int64_t diag = strand ? (int64_t)opos - (int64_t)(len - rp - BG_K) : (int64_t)opos - rp;
+      uint32_t strand = sd->read_rev ^ orev;
+      int64_t diag = strand ? (int64_t)opos - (int64_t)(len - sd->rp - BG_K) : (int64_t)opos - sd->rp;
       m->keys[nk++] = ((uint64_t)o.target << 33) | ((uint64_t)strand << 32) | (uint32_t)(diag + 0x80000000ll);
     }
   }
   if (nk == 0) return 0;
-  qsort(m->keys, nk, sizeof *m->keys, cmp_u64);
-  /* best diagonal per (target, strand) */
-  size_t nc = 0;
-  uint32_t best_votes = 0;
-  for (size_t i = 0; i < nk;) {
-    uint64_t grp = m->keys[i] >> 32;
-    size_t j = i;
-    uint32_t bv = 0;
-    uint64_t bkey = 0;
-    while (j < nk && (m->keys[j] >> 32) == grp) {
-      size_t k = j;
-      while (k < nk && m->keys[k] == m->keys[j]) k++;
-      if (k - j > bv) { bv = (uint32_t)(k - j); bkey = m->keys[j]; }
-      j = k;
-    }
-    if (grow((void **)&m->alns, &m->cap_alns, nc + 1, sizeof(bg_aln_t)) != 0) return -1;
-    m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(bkey >> 33), .strand = (uint32_t)(bkey >> 32) & 1,
-                               .diag = (int32_t)((int64_t)(uint32_t)bkey - 0x80000000ll), .score = (int32_t)bv};
-    if (bv > best_votes) best_votes = bv;
-    i = j;
+  /* votes per (target, strand, diagonal), then the best diagonal per (target, strand), with two
+   * open-addressing tables in the mapper's scratch (no sort of all seed hits) */
+  if (m->hsize < nk * 2) {
+    size_t hs = m->hsize ? m->hsize : 1024;
+    while (hs < nk * 2) hs <<= 1;
+    free(m->vote_keys); free(m->vote_cnt);
+    m->vote_keys = calloc(hs * 2, sizeof(uint64_t));
+    m->vote_cnt = calloc(hs * 5, sizeof(uint32_t));
+    m->hsize = m->vote_keys && m->vote_cnt ? hs : 0;
+    if (!m->hsize) return -1;
   }
+  size_t hsize = m->hsize;
+  uint64_t *vk = m->vote_keys, *gk = vk + hsize;          /* tables: all zero between reads */
+  uint32_t *vc = m->vote_cnt, *gv = vc + hsize;
+  int32_t *gd = (int32_t *)(gv + hsize);
+  uint32_t *used = (uint32_t *)(gd + hsize), *gused = used + hsize, nused = 0, ngused = 0;
+  uint64_t hmask = hsize - 1;
+  for (size_t i = 0; i < nk; i++) {
+    uint64_t key = m->keys[i] + 1, h = bg_mix64(key) & hmask;
+    while (vk[h] && vk[h] != key) h = (h + 1) & hmask;
+    if (!vk[h]) { vk[h] = key; vc[h] = 0; used[nused++] = (uint32_t)h; }
+    vc[h]++;
+  }
+  uint32_t best_votes = 0;
+  for (uint32_t u = 0; u < nused; u++) {
+    size_t i = used[u];
+    uint64_t key = vk[i] - 1, grp = (key >> 32) + 1, h = bg_mix64(grp) & hmask;
+    int32_t diag = (int32_t)((int64_t)(uint32_t)key - 0x80000000ll);
+    while (gk[h] && gk[h] != grp) h = (h + 1) & hmask;
+    if (!gk[h]) { gk[h] = grp; gv[h] = vc[i]; gd[h] = diag; gused[ngused++] = (uint32_t)h; }
+    else if (vc[i] > gv[h] || (vc[i] == gv[h] && diag < gd[h])) { gv[h] = vc[i]; gd[h] = diag; }
+    if (vc[i] > best_votes) best_votes = vc[i];
+  }
+  for (uint32_t u = 0; u < nused; u++) vk[used[u]] = 0;
+  if (grow((void **)&m->alns, &m->cap_alns, ngused + 1, sizeof(bg_aln_t)) != 0) return -1;
+  size_t nc = 0;
+  for (uint32_t u = 0; u < ngused; u++) {
+    size_t i = gused[u];
+    uint64_t grp = gk[i] - 1;
+    m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(grp >> 1), .strand = (uint32_t)(grp & 1), .diag = gd[i], .score = (int32_t)gv[i]};
+    gk[i] = 0;
+  }
+  qsort(m->alns, nc, sizeof *m->alns, cmp_cand);
   /* keep well-supported candidates (at most MAX_CANDIDATES, by votes then order) */
   uint32_t min_votes = best_votes / 2 > 1 ? best_votes / 2 : 1;
   size_t keep = 0;
@@ -219,36 +268,56 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     for (size_t i = 0; i < keep; i++) if ((uint32_t)m->alns[i].score >= min_votes) m->alns[k2++] = m->alns[i];
     keep = k2;
   }
-  /* score each candidate */
+  /* score each candidate: ungapped first; the banded gapped alignment only when no candidate
+   * aligns cleanly without gaps (an indel in the read), and then for the closest few */
+  int any_clean = 0;
+  for (size_t c = 0; c < keep; c++) {
+    bg_aln_t *a = &m->alns[c];
+    const bg_target_t *tg = &db->targets[a->target];
+    const uint8_t *q = oriented(m, seq, len, a->strand);
+    if (!q) return -1;
+    uint32_t ov, mm;
+    ungapped(q, len, (const uint8_t *)bg_tseq(db, tg), tg->len, a->diag, &ov, &mm);
+    a->mism = mm; a->alen = ov; a->gapped = 0;
+    a->score = (int32_t)(ov - mm) * SC_MATCH - (int32_t)mm * SC_MISM;
+    if (ov >= MIN_ALIGNED && !needs_dp(ov, mm)) any_clean = 1;
+  }
+  if (!any_clean) {
+    for (int round = 0; round < MAX_GAPPED; round++) {
+      /* the not-yet-gapped candidate with the fewest ungapped mismatches per aligned base */
+      size_t pick = SIZE_MAX;
+      for (size_t c = 0; c < keep; c++) {
+        const bg_aln_t *a = &m->alns[c];
+        if (a->gapped == 2) continue;
+        if (pick == SIZE_MAX || (uint64_t)a->mism * m->alns[pick].alen < (uint64_t)m->alns[pick].mism * a->alen) pick = c;
+      }
+      if (pick == SIZE_MAX) break;
+      bg_aln_t *a = &m->alns[pick];
+      const bg_target_t *tg = &db->targets[a->target];
+      const uint8_t *q = oriented(m, seq, len, a->strand);
+      if (!q) return -1;
+      dp_res_t r;
+      if (banded(m, q, len, (const uint8_t *)bg_tseq(db, tg), tg->len, a->diag, 0, &r) != 0) return -1;
+      if (r.score > a->score) { a->score = r.score; a->mism = r.alen - r.matches; a->alen = r.alen; a->gapped = 2; }
+      else a->gapped = 3; /* tried, ungapped kept */
+    }
+  }
   int32_t best = -1;
   size_t out = 0;
   for (size_t c = 0; c < keep; c++) {
     bg_aln_t a = m->alns[c];
-    const bg_target_t *tg = &db->targets[a.target];
-    const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
-    const uint8_t *q = oriented(m, seq, len, a.strand);
-    if (!q) return -1;
-    uint32_t ov, mm;
-    ungapped(q, len, t, tg->len, a.diag, &ov, &mm);
-    a.mism = mm; a.alen = ov; a.gapped = 0;
-    a.score = (int32_t)(ov - mm) * SC_MATCH - (int32_t)mm * SC_MISM;
-    if (ov == 0 || needs_dp(ov, mm)) {
-      dp_res_t r;
-      if (banded(m, q, len, t, tg->len, a.diag, 0, &r) != 0) return -1;
-      if (r.score > a.score) { a.score = r.score; a.mism = r.alen - r.matches; a.alen = r.alen; a.gapped = 1; }
-    }
+    a.gapped = a.gapped == 2;
     if (a.alen < MIN_ALIGNED || (double)(a.alen - a.mism) < MIN_READ_IDENTITY * a.alen) continue;
     if (a.score > best) best = a.score;
     m->alns[out++] = a;
   }
-  /* within slack of the best; one alignment per target (the higher score, else the first) */
+  /* within slack of the best; one alignment per target (candidates are in target order) */
   size_t uniq = 0;
   for (size_t i = 0; i < out; i++) {
     if (m->alns[i].score < best - slack) continue;
-    size_t k = 0;
-    while (k < uniq && m->alns[k].target != m->alns[i].target) k++;
-    if (k == uniq) m->alns[uniq++] = m->alns[i];
-    else if (m->alns[i].score > m->alns[k].score) m->alns[k] = m->alns[i];
+    if (uniq && m->alns[uniq - 1].target == m->alns[i].target) {
+      if (m->alns[i].score > m->alns[uniq - 1].score) m->alns[uniq - 1] = m->alns[i];
+    } else m->alns[uniq++] = m->alns[i];
   }
   return (int)uniq;
 }

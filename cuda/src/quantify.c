@@ -83,15 +83,20 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
     if (grow((void **)&w->m.keys, &w->m.cap_keys, need, sizeof(uint64_t)) != 0) return -1;
     uint32_t *ids = (uint32_t *)w->m.keys;
     if (n1 > 0 && n2 > 0) {
+      /* both mates' alignments are in target order: merge-join for the best pair score */
       int32_t best = INT32_MIN;
-      for (int i = 0; i < n1; i++)
-        for (int j = 0; j < n2; j++)
-          if (w->a1[i].target == w->a2[j].target && w->a1[i].score + w->a2[j].score > best) best = w->a1[i].score + w->a2[j].score;
-      if (best != INT32_MIN) {
-        uint32_t k = 0;
-        for (int i = 0; i < n1; i++)
-          for (int j = 0; j < n2; j++)
-            if (w->a1[i].target == w->a2[j].target && w->a1[i].score + w->a2[j].score == best) ids[k++] = w->a1[i].target;
+      uint32_t k = 0;
+      for (int i = 0, j = 0; i < n1 && j < n2;) {
+        if (w->a1[i].target < w->a2[j].target) i++;
+        else if (w->a1[i].target > w->a2[j].target) j++;
+        else {
+          int32_t sc = w->a1[i].score + w->a2[j].score;
+          if (sc > best) { best = sc; k = 0; }
+          if (sc == best) ids[k++] = w->a1[i].target;
+          i++; j++;
+        }
+      }
+      if (k) {
         if (add_unit(w, seq_off, l1, l2, kind, 3, ids, k) != 0) return -1;
         continue;
       }
@@ -194,7 +199,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     }
     if (delta < EM_TOL) break;
   }
-  for (uint32_t t = 0; t < db->n_targets; t++) gs[t].em_count = theta[t] * (double)n;
+  for (uint32_t t = 0; t < db->n_targets; t++) { gs[t].em_count = theta[t] * (double)n; gs[t].partner = UINT32_MAX; }
   /* hard assignment and per-base evidence */
   for (size_t c = 0; c < ncls; c++) {
     const uref_t *ur0 = &refs[cls[c]];
@@ -216,6 +221,11 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       int n1, n2;
       if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
       g->reads++;
+      /* the most abundant other allele this fragment also aligns to (within the pair slack) */
+      for (int k = 0; k < n1 + n2; k++) {
+        uint32_t o = k < n1 ? w->a1[k].target : w->a2[k - n1].target;
+        if (o != bt && (g->partner == UINT32_MAX || theta[o] > theta[g->partner] || (theta[o] == theta[g->partner] && o < g->partner))) g->partner = o;
+      }
       const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
       for (int k = 0; k < n1; k++) if (w->a1[k].target == bt) { bg_align_walk(&w->m, s1, u->len1, &w->a1[k], count_col, &cc); break; }
       for (int k = 0; k < n2; k++) if (w->a2[k].target == bt) { bg_align_walk(&w->m, s2, u->len2, &w->a2[k], count_col, &cc); break; }

@@ -51,7 +51,9 @@
 #ifndef BG_READER_MAX_LINE
 #define BG_READER_MAX_LINE ((size_t)64 << 20)   /* longest accepted FASTQ line */
 #endif
-#define BG_READER_SLOTS 4
+#ifndef BG_READER_SLOTS
+#define BG_READER_SLOTS 4                        /* blocks in each ring */
+#endif
 #define BG_READER_MSG 512
 /* Bases per batch are capped so offsets (uint32_t) cannot overflow. */
 #define BG_READER_MAX_BATCH_BASES ((uint64_t)1 << 31)
@@ -261,8 +263,13 @@ static bg_status_t fill_full(bg_source_t *s) {
   const char *nl = memrchr(slot->data, '\n', slot->len);
   if (nl == NULL) {
     if (slot->cap >= BG_READER_MAX_LINE) {
-      src_fail(s, BG_ERR_MALFORMED_FASTQ, "line is longer than %zu MiB", BG_READER_MAX_LINE >> 20);
+      pthread_mutex_lock(&s->mu);
       s->detail = SRC_LINE_TOO_LONG;
+      pthread_mutex_unlock(&s->mu);
+      if (BG_READER_MAX_LINE >= ((size_t)1 << 20))
+        src_fail(s, BG_ERR_MALFORMED_FASTQ, "line is longer than %zu MiB", BG_READER_MAX_LINE >> 20);
+      else
+        src_fail(s, BG_ERR_MALFORMED_FASTQ, "line is longer than %zu KiB", BG_READER_MAX_LINE >> 10);
       return BG_ERR_MALFORMED_FASTQ;
     }
     if (!slot_reserve(slot, slot->cap * 2)) {
@@ -799,11 +806,11 @@ static bg_status_t source_start(bg_source_t *s, char *err, size_t err_len) {
 bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path, char *err,
                                 size_t err_len) {
   put_msg(err, err_len, "%s", "");
+  if (out != NULL) *out = NULL;
   if (out == NULL || r1_path == NULL || r2_path == NULL) {
     put_msg(err, err_len, "Cannot open reads: %s is NULL", out == NULL ? "out" : r1_path == NULL ? "R1 path" : "R2 path");
     return BG_ERR_INVALID_ARGUMENT;
   }
-  *out = NULL;
   if (strcmp(r1_path, r2_path) == 0) {
     put_msg(err, err_len, "Cannot open reads: R1 and R2 are the same path (%s)", r1_path);
     return BG_ERR_INVALID_ARGUMENT;

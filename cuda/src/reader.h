@@ -40,6 +40,9 @@ typedef struct bg_pair_reader_t bg_pair_reader_t;
  * Errors (status + message naming the file and the problem, written to err):
  *   BG_ERR_FILE_NOT_FOUND, BG_ERR_PERMISSION_DENIED, BG_ERR_IO, BG_ERR_INVALID_ARGUMENT (NULL / same path).
  * Empty files are detected at the first bg_pair_reader_next (BG_ERR_EMPTY_INPUT).
+ * BG_ERR_INVALID_ARGUMENT also covers an empty path, a directory, and R1 and R2 being one file
+ * under two names (same device and inode). On success *out is freed with bg_pair_reader_close;
+ * on failure *out is NULL and nothing is left open.
  */
 bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path,
                                 char *err, size_t err_len);
@@ -52,7 +55,12 @@ bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, con
  * BG_ERR_PAIR_MISMATCH (count or names differ; names compared up to the first space, with a
  * trailing /1 or /2 removed, so CASAVA 1.8 ' 1:N:0:…' / ' 2:N:0:…' and '/1' '/2' both pair),
  * BG_ERR_EMPTY_INPUT (a file holds no records), BG_ERR_IO, BG_ERR_HOST_OOM.
- * After an error the reader only accepts bg_pair_reader_close.
+ * After an error the reader only accepts bg_pair_reader_close (further calls repeat the error).
+ * max_pairs must be >= 1 (else BG_ERR_INVALID_ARGUMENT); max_bases == 0 means no base limit
+ * (a batch is always capped at 2^31 bases so the uint32_t offsets cannot overflow); a batch
+ * holds at least one pair unless at the end. Zero-length reads are kept; blank lines between
+ * records are skipped; zero bytes after the last gzip member are ignored, as GNU gzip does.
+ * The batch's buffers are valid until the next call with the same batch.
  */
 bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t max_pairs,
                                 uint64_t max_bases, char *err, size_t err_len);
@@ -61,7 +69,8 @@ bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t
 uint64_t bg_pair_reader_bytes_done(const bg_pair_reader_t *r);
 /** Sum of both files' sizes. Thread-safe. */
 uint64_t bg_pair_reader_bytes_total(const bg_pair_reader_t *r);
-/** Stops the inflater threads and frees everything; NULL accepted. */
+/** Stops the inflater threads (promptly, even mid-file) and frees everything; NULL accepted.
+ *  Not concurrently with bg_pair_reader_next on the same reader. */
 void bg_pair_reader_close(bg_pair_reader_t *r);
 
 #endif

@@ -82,6 +82,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
     double coverage = 100.0 * (double)covered / tg->len;
     double identity = covered ? 100.0 * (double)agree / (double)covered : 0;
     if (coverage + 1e-9 < o->min_coverage || identity + 1e-9 < o->min_identity) continue;
+    if (g->partner != UINT32_MAX && (double)g->reads < BG_SHADOW_RATIO * gs[g->partner].reads) continue;
     calls[nc] = (gene_call_t){t, identity, coverage, (double)depth_sum / tg->len, 0, 0};
     calls[nc].rpkm = r->read_pairs ? (double)g->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
     rate_sum += (double)g->reads / tg->len;

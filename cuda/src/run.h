@@ -64,9 +64,14 @@ typedef struct bg_gene_stat_t {
   uint32_t reads;
   double em_count;
   uint32_t *cnt;          /* len * 5: A C G T deletion */
+  uint32_t partner;       /* most abundant allele its fragments also align to, or UINT32_MAX */
 } bg_gene_stat_t;
 
 /** Per-site observations (call key -> reads). */
+/** An allele whose fragments all also align to an allele with this many times more fragments is
+ *  that allele's sequencing-error shadow, not a call (near-identical alleles side by side). */
+#define BG_SHADOW_RATIO 0.02
+
 #define BG_SITE_KEYS 24
 typedef struct bg_site_obs_t {
   uint32_t n;

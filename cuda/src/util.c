@@ -73,7 +73,7 @@ static bg_status_t read_all(const char *path, uint8_t **out, size_t *len, char *
 }
 
 bg_status_t bg_slurp(const char *path, char **out, size_t *len, char *err, size_t err_len) {
-  uint8_t *raw; size_t n;
+  uint8_t *raw = NULL; size_t n = 0;
   bg_status_t st = read_all(path, &raw, &n, err, err_len);
   if (st != BG_OK) return st;
   if (n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) { *out = (char *)raw; *len = n; return BG_OK; }

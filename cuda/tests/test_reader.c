@@ -458,6 +458,21 @@ static void test_last_record_without_newline_and_fname_header(void) {
   buf_free(&a), buf_free(&b), buf_free(&z);
 }
 
+static void test_zero_length_reads_are_kept(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@z1", "", "+", "");
+  rec(&b, "@z1", "ACG", "+", NULL);
+  rec(&a, "@z2", "T", "+", NULL);
+  rec(&b, "@z2", "", "+", "");
+  result_t res = read_all(write_file("zero_R1.fq", a.p, a.n), write_file("zero_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 2 && res.bases == 4, "%d %llu: %s", res.st, (unsigned long long)res.bases,
+        res.err);
+  const uint32_t *l = (const uint32_t *)res.lens1.p;
+  CHECK(res.lens1.n == 8 && l[0] == 0 && l[1] == 1, "lengths");
+  result_free(&res);
+  buf_free(&a), buf_free(&b);
+}
+
 static void test_long_reads_up_to_5_mib_are_read_whole(void) {
   size_t lens[3] = {100000, 5u << 20, 150};
   buf_t a = {0}, b = {0};
@@ -518,7 +533,7 @@ static void test_directory_and_bad_arguments_are_rejected(void) {
   expect_error(g_ok1, link, BG_ERR_INVALID_ARGUMENT, "same file", NULL);
   bg_pair_reader_t *r = (bg_pair_reader_t *)1;
   char err[128];
-  CHECK(bg_pair_reader_open(&r, NULL, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL path");
+  CHECK(bg_pair_reader_open(&r, NULL, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT && r == NULL, "NULL path");
   CHECK(bg_pair_reader_open(NULL, g_ok1, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL out");
   bg_pair_reader_close(NULL);
   bg_batch_free(NULL);
@@ -743,6 +758,7 @@ int main(void) {
   RUN(test_casava_and_slash_names_pair);
   RUN(test_plus_lines_case_iupac_and_crlf_are_accepted);
   RUN(test_last_record_without_newline_and_fname_header);
+  RUN(test_zero_length_reads_are_kept);
   RUN(test_long_reads_up_to_5_mib_are_read_whole);
   RUN(test_zero_padding_after_last_member_is_ignored);
   RUN(test_missing_file_is_file_not_found_naming_the_mate);

@@ -1,0 +1,195 @@
+/* test_index.c — C-level tests of database building and the index file. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    if (cond) passed++;                                    \
+    else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+  } while (0)
+
+static char dir[256];
+
+static void put(const char *rel, const char *text) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", dir, rel);
+  FILE *f = fopen(p, "w");
+  if (!f) { perror(p); exit(2); }
+  fputs(text, f);
+  fclose(f);
+}
+
+static const bg_target_t *find_target(const bg_db_t *db, const char *name) {
+  for (uint32_t i = 0; i < db->n_targets; i++) if (strcmp(bg_str(db, db->targets[i].name), name) == 0) return &db->targets[i];
+  return NULL;
+}
+
+/* A 300-base deterministic pseudo-random sequence. */
+static void pseudo_seq(char *out, int n, unsigned seed) {
+  for (int i = 0; i < n; i++) { seed = seed * 1103515245u + 12345u; out[i] = "ACGT"[(seed >> 16) & 3]; }
+  out[n] = 0;
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "/tmp/bg-test-index-XXXXXX");
+  if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+  char p[512];
+  snprintf(p, sizeof p, "%s/rf", dir); mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/empty", dir); mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/pf", dir); mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/pf/ecoli", dir); mkdir(p, 0755);
+  char s1[301], s2[301], s3[301], fa[4096];
+  pseudo_seq(s1, 300, 1); pseudo_seq(s2, 300, 2); pseudo_seq(s3, 300, 3);
+  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918 \n%.*s\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", 60, s1, s1 + 60, s2);
+  put("rf/aminoglycoside.fsa", fa);
+  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918\n%s\n>cfr_2_NG_047601\n%s\n", s1, s3);
+  put("rf/quinolone.fsa", fa);
+  put("rf/phenotypes.txt", "Gene_accession no.\tClass\tPhenotype\tPMID\n"
+                           "aac(6')-Ib-cr_1_DQ303918\tAminoglycoside\tAmikacin, Ciprofloxacin\t1\n"
+                           "cfr_2_NG_047601\tPhenicol\tChloramphenicol\n");
+  put("rf/config", "#db_prefix\tname\tdescription\naminoglycoside\tAminoglycoside\tx\nquinolone\tQuinolone\tx\n");
+  /* PointFinder: gyrA = ATG + s1[3..], codon 2 = s1[3..6]; a promoter gene of 20 bases */
+  char gyr[301];
+  memcpy(gyr, s2, 301);
+  gyr[0] = 'A'; gyr[1] = 'T'; gyr[2] = 'G';
+  gyr[3] = 'T'; gyr[4] = 'C'; gyr[5] = 'G'; /* codon 2 = TCG (S) */
+  snprintf(fa, sizeof fa, ">gyrA_1_CP073768.1\n%s\n", gyr);
+  put("pf/ecoli/gyrA.fsa", fa);
+  put("pf/ecoli/prom-promoter-size-20bp.fsa", ">prom-promoter-size-20bp_1_X\nACGTACGTACGTACGTACGT\n");
+  put("pf/ecoli/genes.txt", "gyrA\nprom-promoter-size-20bp\nmissingGene\n");
+  put("pf/ecoli/RNA_genes.txt", "");
+  put("pf/ecoli/phenotypes.txt",
+      "#Gene_accession\tTypeGene\tMutation ID\tCodon_pos\tRef_nuc\tRef_codon\tRes_codon\tClass\tPhenotype\tPMID\n"
+      "gyrA_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tL,W\tQuinolone\tNalidixic acid\t11\n"
+      "gyrA_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tA\tQuinolone\tCiprofloxacin\t12\n"
+      "gyrA_1_CP073768.1\tAA\tGLY-3\t3\tGGT\tG\tD\tQuinolone\tCiprofloxacin\t13\n"
+      "prom-promoter-size-20bp_1_X\tNUC\tCYS--19\t-19\tC\tC\tT\tBeta-lactam\tAmpicillin\t14\n"
+      "prom-promoter-size-20bp_1_X\tNUC\t\t-13\t-\tins\tGT,G\tBeta-lactam\tAmpicillin\t15\n");
+
+  /* build */
+  bg_db_t *db = bg_db_new();
+  snprintf(p, sizeof p, "%s/rf", dir);
+  char pf[512];
+  snprintf(pf, sizeof pf, "%s/pf", dir);
+  bg_status_t s = bg_db_build(db, p, pf, NULL);
+  CHECK(s == BG_OK, "build: %s", bg_db_errmsg(db));
+  CHECK(db->n_resfinder == 3, "three distinct alleles, found %u", db->n_resfinder);
+  const bg_target_t *t = find_target(db, "aac(6')-Ib-cr_1_DQ303918");
+  CHECK(t != NULL, "trailing space stripped from the header");
+  if (t) {
+    CHECK(strcmp(bg_str(db, t->gene), "aac(6')-Ib-cr") == 0, "gene name part, found %s", bg_str(db, t->gene));
+    CHECK(strcmp(bg_str(db, t->accession), "DQ303918") == 0, "accession part");
+    CHECK(strcmp(bg_str(db, t->drug_class), "Aminoglycoside, Quinolone") == 0, "one allele in two class files keeps both classes, found '%s'", bg_str(db, t->drug_class));
+    CHECK(t->len == 300, "multi-line FASTA joined, len %u", t->len);
+  }
+  t = find_target(db, "VanHAX_PT_1_DQ018710");
+  CHECK(t && strcmp(bg_str(db, t->gene), "VanHAX_PT") == 0, "gene names may contain underscores");
+  CHECK(t && strcmp(bg_str(db, t->drug_class), "Aminoglycoside") == 0, "class from config when phenotypes.txt lacks the allele");
+  t = find_target(db, "cfr_2_NG_047601");
+  CHECK(t && strcmp(bg_str(db, t->accession), "NG_047601") == 0, "NG_ accessions kept whole");
+  CHECK(t && strcmp(bg_str(db, t->drug_class), "Phenicol") == 0, "class from phenotypes.txt");
+  CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file skipped), found %u", db->n_pointfinder);
+  CHECK(db->n_sites == 4, "repeated rows merged into 4 sites, found %u", db->n_sites);
+  for (uint32_t i = 0; i < db->n_sites; i++) {
+    const bg_site_t *st = &db->sites[i];
+    if (st->type == BG_MUT_AA && st->pos == 2) {
+      CHECK(strcmp(bg_str(db, st->alts), "L,W,A") == 0, "merged alternatives, found %s", bg_str(db, st->alts));
+      CHECK(strcmp(bg_str(db, st->phenotype), "Nalidixic acid, Ciprofloxacin") == 0, "merged phenotypes");
+      CHECK(st->tidx == 3, "codon 2 starts at index 3");
+    }
+    if (st->type == BG_MUT_NUC) CHECK(st->pos == -19 && st->tidx == 1, "promoter position -19 is index 1 of 20");
+    if (st->type == BG_MUT_INS) CHECK(st->pos == -13 && st->tidx == 7, "insertion site index");
+  }
+  const char *info = bg_db_info_json(db);
+  CHECK(strstr(info, "missingGene") != NULL, "missing gene file reported as a warning: %s", info);
+  CHECK(strstr(info, "GLY-3") == NULL && strstr(info, "ecoli gyrA:3") != NULL, "reference codon mismatch (GGT vs sequence) reported: %s", info);
+  /* k-mer lookup: the first 21-mer of s3 (cfr) is found with its occurrence */
+  uint64_t fw = 0, rv = 0;
+  for (int i = 0; i < BG_K; i++) {
+    uint32_t c = bg_base_code((uint8_t)s3[i]);
+    fw = ((fw << 2) | c) & BG_KMASK;
+    rv = (rv >> 2) | ((uint64_t)(3u - c) << (2 * (BG_K - 1)));
+  }
+  const bg_kslot_t *slot = bg_index_find(db, fw < rv ? fw : rv);
+  CHECK(slot && slot->count >= 1, "k-mer found in the index");
+  CHECK(bg_filter_test(db->filter, db->filter_mask, fw < rv ? fw : rv), "k-mer passes the screen filter");
+
+  /* save / load round trip */
+  char idx[512];
+  snprintf(idx, sizeof idx, "%s/db.bgdb", dir);
+  CHECK(bg_db_save(db, idx) == BG_OK, "save: %s", bg_db_errmsg(db));
+  bg_db_t *db2 = bg_db_new();
+  s = bg_db_load(db2, idx);
+  CHECK(s == BG_OK, "load: %s", bg_db_errmsg(db2));
+  CHECK(db2->n_targets == db->n_targets && db2->n_sites == db->n_sites && db2->n_occs == db->n_occs, "same content after load");
+  CHECK(db2->n_targets && memcmp(db2->seqs, db->seqs, db->seqs_len) == 0, "same sequences after load");
+  bg_db_free(db2);
+
+  /* damaged files */
+  struct stat st;
+  stat(idx, &st);
+  char bad[512];
+  snprintf(bad, sizeof bad, "%s/bad.bgdb", dir);
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "cp %s %s && printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none", idx, bad, bad, (long long)st.st_size / 2);
+  CHECK(system(cmd) == 0, "made a damaged copy");
+  db2 = bg_db_new();
+  s = bg_db_load(db2, bad);
+  CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "checksum") && strstr(bg_db_errmsg(db2), bad), "flipped byte: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+  snprintf(cmd, sizeof cmd, "head -c %lld %s > %s", (long long)st.st_size - 100, idx, bad);
+  CHECK(system(cmd) == 0, "made a truncated copy");
+  db2 = bg_db_new();
+  s = bg_db_load(db2, bad);
+  CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "truncated"), "truncated: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+  put("notindex.bgdb", "this is a FASTA file, not an index, but long enough to be read as a header........................................................................................................................................................................................................................");
+  snprintf(bad, sizeof bad, "%s/notindex.bgdb", dir);
+  db2 = bg_db_new();
+  s = bg_db_load(db2, bad);
+  CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "magic"), "wrong magic: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+  db2 = bg_db_new();
+  snprintf(bad, sizeof bad, "%s/nope.bgdb", dir);
+  s = bg_db_load(db2, bad);
+  CHECK(s == BG_ERR_FILE_NOT_FOUND && strstr(bg_db_errmsg(db2), bad), "missing index: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+
+  /* bad sources */
+  db2 = bg_db_new();
+  snprintf(p, sizeof p, "%s/empty", dir);
+  s = bg_db_build(db2, p, NULL, NULL);
+  CHECK(s == BG_ERR_BAD_DATABASE && strstr(bg_db_errmsg(db2), "no alleles") && strstr(bg_db_errmsg(db2), p), "empty folder: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+  db2 = bg_db_new();
+  snprintf(p, sizeof p, "%s/does-not-exist", dir);
+  s = bg_db_build(db2, p, NULL, NULL);
+  CHECK(s == BG_ERR_BAD_DATABASE && strstr(bg_db_errmsg(db2), p), "missing folder: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+  db2 = bg_db_new();
+  snprintf(p, sizeof p, "%s/rf", dir);
+  s = bg_db_build(db2, p, pf, "nonexistent_species");
+  CHECK(s == BG_ERR_BAD_DATABASE && strstr(bg_db_errmsg(db2), "nonexistent_species"), "unknown species: %s", bg_db_errmsg(db2));
+  bg_db_free(db2);
+
+  /* options */
+  bg_run_options_t o;
+  bg_run_options_init(&o);
+  CHECK(bg_run_options_check(&o, NULL, 0) == BG_OK && o.min_identity == 90 && o.min_coverage == 60, "defaults are ResFinder's");
+  char msg[256];
+  o.min_identity = 120;
+  CHECK(bg_run_options_check(&o, msg, sizeof msg) == BG_ERR_INVALID_ARGUMENT && strstr(msg, "min_identity"), "bad option named: %s", msg);
+
+  bg_db_free(db);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+  printf("index: %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
