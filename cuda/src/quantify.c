@@ -232,6 +232,44 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     }
   }
   free(cls);
+  /* support: for every allele with fragments (and its partner), the bases of ALL fragments that
+   * align to it within the slack, not only those assigned to it. An allele whose own bases are
+   * missing from that pileup where its partner's are present is not what the reads support. */
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    if (!gs[t].reads) continue;
+    uint32_t want[2] = {t, gs[t].partner};
+    for (int k = 0; k < 2; k++) {
+      if (want[k] == UINT32_MAX || gs[want[k]].support) continue;
+      gs[want[k]].support = calloc((size_t)db->targets[want[k]].len * 5, sizeof(uint32_t));
+      if (!gs[want[k]].support) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if ((i & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); goto done; }
+    bg_worker_t *w = &ws[refs[i].w];
+    const bg_unit_t *u = &w->units[refs[i].u];
+    int n1, n2;
+    if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+    const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+    for (int k = 0; k < n1 + n2; k++) {
+      const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
+      if (!gs[a->target].support) continue;
+      col_ctx_t cc = {gs[a->target].support};
+      if (k < n1) bg_align_walk(&w->m, s1, u->len1, a, count_col, &cc);
+      else bg_align_walk(&w->m, s2, u->len2, a, count_col, &cc);
+    }
+  }
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    if (!gs[t].support) continue;
+    const bg_target_t *tg = &db->targets[t];
+    const char *ref = bg_tseq(db, tg);
+    for (uint32_t p = 0; p < tg->len; p++) {
+      const uint32_t *c = gs[t].support + (size_t)p * 5;
+      uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
+      int rk = bg_base_code((uint8_t)ref[p]);
+      if (d && (rk > 3 || c[rk] < BG_SUPPORT_MIN_READS || c[rk] < BG_SUPPORT_MIN_FRACTION * d)) gs[t].unsupported++;
+    }
+  }
   atomic_store(&r->stage, BG_STAGE_MUTATIONS);
   bg_run_set_fraction(r, 0.92);
   st = bg_call_sites(r, ws, nw, obs, target_hit);
@@ -240,7 +278,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   bg_run_set_fraction(r, 0.97);
   st = bg_report(r, gs, obs, target_hit, t0);
 done:
-  if (gs) for (uint32_t t = 0; t < db->n_targets; t++) free(gs[t].cnt);
+  if (gs) for (uint32_t t = 0; t < db->n_targets; t++) { free(gs[t].cnt); free(gs[t].support); }
   free(gs); free(refs); free(theta); free(acc); free(target_hit); free(obs);
   return st;
 }

@@ -83,6 +83,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
     double identity = covered ? 100.0 * (double)agree / (double)covered : 0;
     if (coverage + 1e-9 < o->min_coverage || identity + 1e-9 < o->min_identity) continue;
     if (g->partner != UINT32_MAX && (double)g->reads < BG_SHADOW_RATIO * gs[g->partner].reads) continue;
+    if (g->partner != UINT32_MAX && gs[g->partner].support && g->unsupported > gs[g->partner].unsupported) continue;
     calls[nc] = (gene_call_t){t, identity, coverage, (double)depth_sum / tg->len, 0, 0};
     calls[nc].rpkm = r->read_pairs ? (double)g->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
     rate_sum += (double)g->reads / tg->len;
@@ -151,7 +152,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
         depth += ob->count[k];
         uint32_t j = 0;
         while (j < nk && strcmp(keys[j], key) != 0) j++;
-        if (j == nk) { snprintf(keys[nk], sizeof keys[nk], "%s", key); counts[nk] = 0; best_codon_n[nk] = 0; nk++; }
+        if (j == nk) { snprintf(keys[nk], sizeof keys[nk], "%s", key); counts[nk] = 0; best_codon_n[nk] = 0; best_codon[nk][0] = 0; nk++; }
         counts[j] += ob->count[k];
         if (s->type == BG_MUT_AA && (ob->count[k] > best_codon_n[j] || (ob->count[k] == best_codon_n[j] && strcmp(ob->key[k], best_codon[j]) < 0))) {
           snprintf(best_codon[j], 4, "%s", ob->key[k]);
@@ -159,6 +160,16 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
         }
       }
       if (depth == 0) continue;
+      /* calls by reads (desc), then name: independent of the order fragments were seen in */
+      for (uint32_t a = 1; a < nk; a++)
+        for (uint32_t z = a; z > 0 && (counts[z] > counts[z - 1] || (counts[z] == counts[z - 1] && strcmp(keys[z], keys[z - 1]) < 0)); z--) {
+          char tk[12], tc[4];
+          uint32_t tn = counts[z], tb = best_codon_n[z];
+          memcpy(tk, keys[z], 12); memcpy(keys[z], keys[z - 1], 12); memcpy(keys[z - 1], tk, 12);
+          memcpy(tc, best_codon[z], 4); memcpy(best_codon[z], best_codon[z - 1], 4); memcpy(best_codon[z - 1], tc, 4);
+          counts[z] = counts[z - 1]; counts[z - 1] = tn;
+          best_codon_n[z] = best_codon_n[z - 1]; best_codon_n[z - 1] = tb;
+        }
       int mutant = 0;
       const char *ref = bg_str(db, s->ref);
       if (depth >= o->min_depth) {

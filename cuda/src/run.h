@@ -65,12 +65,19 @@ typedef struct bg_gene_stat_t {
   double em_count;
   uint32_t *cnt;          /* len * 5: A C G T deletion */
   uint32_t partner;       /* most abundant allele its fragments also align to, or UINT32_MAX */
+  uint32_t *support;      /* len * 5: bases of every fragment aligning within the slack */
+  uint32_t unsupported;   /* positions where the allele's own base lacks support in that pileup */
 } bg_gene_stat_t;
 
 /** Per-site observations (call key -> reads). */
 /** An allele whose fragments all also align to an allele with this many times more fragments is
  *  that allele's sequencing-error shadow, not a call (near-identical alleles side by side). */
 #define BG_SHADOW_RATIO 0.02
+
+/** A reference base is supported where at least this many reads, and this fraction of the
+ *  fragments aligning there, show it (minority alleles of a mixture stay supported). */
+#define BG_SUPPORT_MIN_READS 2
+#define BG_SUPPORT_MIN_FRACTION 0.05
 
 #define BG_SITE_KEYS 24
 typedef struct bg_site_obs_t {

@@ -32,7 +32,13 @@ int main(int argc, char **argv) {
   bg_run_t *run = bg_run_new(db);
   s = bg_run_analyze(run, &o, r1, r2);
   if (s != BG_OK) fprintf(stderr, "analyze: %s: %s\n", bg_status_name(s), bg_run_errmsg(run));
-  else printf("%s\n", bg_run_result_json(run, NULL));
+  else if (argc > 1) printf("%s\n", bg_run_result_json(run, NULL));
+  else {
+    /* the packaged example isolate 01 carries blaB-2 (ResFinder's own test answer) */
+    int ok = strstr(bg_run_result_json(run, NULL), "\"blaB-2_1_AF189300\"") != NULL;
+    printf("smoke: %d passed, %d failed\n", ok, !ok);
+    if (!ok) s = BG_ERR_INTERNAL;
+  }
   bg_run_free(run);
   bg_db_free(db);
   return s == BG_OK ? 0 : 1;

@@ -1,0 +1,181 @@
+/* conformance.c — the same simulated sample through every backend built and usable here (CPU with
+ * one thread, CPU with all threads, CUDA on each device), asserting byte-identical results (all
+ * sections but engine and timing: same calls, counts and floating figures).
+ * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample.
+ * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N]
+ * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "biogpu.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+static double unif(void) { return (double)(next() >> 11) / 9007199254740992.0; }
+
+typedef struct src_t { char *seq; size_t len; double weight; } src_t;
+
+/* Reads the first record of a FASTA file whose header starts with prefix; NULL if none. */
+static char *fasta_find(const char *path, const char *prefix, size_t *len) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  char line[65536];
+  int on = 0;
+  size_t cap = 1 << 16, n = 0;
+  char *s = NULL;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '>') {
+      if (on) break;
+      on = strncmp(line + 1, prefix, strlen(prefix)) == 0;
+      if (on) s = malloc(cap);
+      continue;
+    }
+    if (!on) continue;
+    for (char *p = line; *p; p++) {
+      if (*p == '\n' || *p == '\r' || *p == ' ') continue;
+      if (n + 1 >= cap) { cap *= 2; s = realloc(s, cap); }
+      s[n++] = (char)(*p >= 'a' ? *p - 32 : *p);
+    }
+  }
+  fclose(f);
+  if (s) { s[n] = 0; *len = n; }
+  return s;
+}
+
+static void revcomp(const char *in, size_t n, char *out) {
+  for (size_t i = 0; i < n; i++) {
+    char c = in[n - 1 - i];
+    out[i] = c == 'A' ? 'T' : c == 'C' ? 'G' : c == 'G' ? 'C' : c == 'T' ? 'A' : 'N';
+  }
+}
+
+static void emit(FILE *f, uint64_t id, int mate, const char *s, size_t n) {
+  static char buf[1024], q[1024];
+  memcpy(buf, s, n);
+  for (size_t i = 0; i < n; i++) {
+    if (unif() < 0.004) buf[i] = "ACGT"[next() & 3];  /* sequencing error */
+    q[i] = 'I';
+  }
+  buf[n] = q[n] = 0;
+  fprintf(f, "@SIM:1:FC:1:%llu %d:N:0:ACGT\n%s\n+\n%s\n", (unsigned long long)id, mate, buf, q);
+}
+
+/* Writes a paired sample: sources by weight, plus random background reads. */
+static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint64_t pairs) {
+  FILE *f1 = fopen(r1, "w"), *f2 = fopen(r2, "w");
+  double wsum = 0;
+  for (int i = 0; i < nsrc; i++) wsum += src[i].weight;
+  char frag[2048], rc[2048], bg[2048];
+  for (uint64_t p = 0; p < pairs; p++) {
+    size_t L = 150, fl = 300 + (next() % 100);
+    const char *s;
+    size_t slen;
+    double x = unif() * wsum;
+    int k = 0;
+    while (k < nsrc - 1 && x > src[k].weight) { x -= src[k].weight; k++; }
+    if (unif() < 0.9 || nsrc == 0) {  /* background: random sequence, never in the database */
+      for (size_t i = 0; i < fl; i++) bg[i] = "ACGT"[next() & 3];
+      s = bg; slen = fl;
+    } else { s = src[k].seq; slen = src[k].len; }
+    if (slen < fl) fl = slen;
+    if (fl < L) L = fl;
+    size_t start = slen > fl ? next() % (slen - fl + 1) : 0;
+    memcpy(frag, s + start, fl);
+    if (next() & 1) { revcomp(frag, fl, rc); memcpy(frag, rc, fl); }
+    revcomp(frag + fl - L, L, rc);
+    emit(f1, p, 1, frag, L);
+    emit(f2, p, 2, rc, L);
+  }
+  fclose(f1); fclose(f2);
+}
+
+static const char *strip(const char *json) { const char *p = strstr(json, "\"options\""); return p ? p : json; }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+
+int main(int argc, char **argv) {
+  const char *rf = "/usr/share/resfinder/db", *pf = "/usr/share/doc/resfinder/examples/db_pointfinder";
+  uint64_t pairs = 60000, bench = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--resfinder")) rf = argv[i + 1];
+    else if (!strcmp(argv[i], "--pointfinder")) pf = argv[i + 1];
+    else if (!strcmp(argv[i], "--pairs")) pairs = strtoull(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--bench")) bench = strtoull(argv[i + 1], NULL, 10);
+  }
+  if (access(rf, R_OK) != 0) { printf("conformance: 0 passed, 0 failed, 1 skipped (no ResFinder folder at %s)\n", rf); return 0; }
+  char dir[] = "/tmp/bg-conformance-XXXXXX";
+  if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+  /* sources: real ResFinder alleles at several depths, E. coli gyrA with S83L (codon 83 TCG->TTG) */
+  const char *genes[][2] = {{"beta-lactam.fsa", "blaTEM-1B_"}, {"beta-lactam.fsa", "blaCTX-M-15_"}, {"tetracycline.fsa", "tet(A)_"},
+                            {"sulphonamide.fsa", "sul1_"}, {"aminoglycoside.fsa", "aac(6')-Ib-cr_"}, {"quinolone.fsa", "qnrS1_"}};
+  double weights[] = {8, 4, 2, 1, 1, 0.5};
+  src_t src[8];
+  int nsrc = 0;
+  char path[4096];
+  for (int i = 0; i < 6; i++) {
+    snprintf(path, sizeof path, "%s/%s", rf, genes[i][0]);
+    size_t n;
+    char *s = fasta_find(path, genes[i][1], &n);
+    if (s) src[nsrc++] = (src_t){s, n, weights[i]};
+  }
+  snprintf(path, sizeof path, "%s/escherichia_coli/gyrA.fsa", pf);
+  size_t gl;
+  char *gyr = fasta_find(path, "gyrA", &gl);
+  if (gyr && gl > 300) {
+    gyr[(83 - 1) * 3 + 1] = 'T';  /* TCG -> TTG: S83L */
+    src[nsrc++] = (src_t){gyr, gl, 6};
+  }
+  bg_db_t *db = bg_db_new();
+  bg_status_t s = bg_db_build(db, rf, gyr ? pf : NULL, gyr ? "escherichia_coli" : NULL);
+  if (s != BG_OK) { fprintf(stderr, "db build: %s\n", bg_db_errmsg(db)); return 1; }
+  char r1[4200], r2[4200];
+  snprintf(r1, sizeof r1, "%s/s_R1.fastq", dir);
+  snprintf(r2, sizeof r2, "%s/s_R2.fastq", dir);
+  simulate(r1, r2, src, nsrc, bench ? bench : pairs);
+  int passed = 0, failed = 0;
+  int ndev = bg_cuda_device_count();
+  struct { int backend, threads, device; const char *name; } cfg[16];
+  int nc = 0;
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread"};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads"};
+  for (int d = 0; d < ndev && nc < 16; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda"};
+  printf("backends: %d (cuda compiled: %d, devices: %d), pairs: %llu\n", nc, bg_cuda_compiled(), ndev, (unsigned long long)(bench ? bench : pairs));
+  char *ref = NULL;
+  for (int i = 0; i < nc; i++) {
+    bg_run_options_t o;
+    bg_run_options_init(&o);
+    o.backend = cfg[i].backend; o.threads = cfg[i].threads; o.device_id = cfg[i].device;
+    bg_run_t *run = bg_run_new(db);
+    double t0 = now();
+    s = bg_run_analyze(run, &o, r1, r2);
+    double dt = now() - t0;
+    if (s != BG_OK) { printf("FAIL %s (device %d): %s: %s\n", cfg[i].name, cfg[i].device, bg_status_name(s), bg_run_errmsg(run)); failed++; bg_run_free(run); continue; }
+    const char *j = bg_run_result_json(run, NULL);
+    printf("%-16s device %d: %.3f s, %.0f read pairs/s\n", cfg[i].name, cfg[i].device, dt, (double)(bench ? bench : pairs) / dt);
+    if (!ref) {
+      ref = strdup(strip(j));
+      int ok = strstr(ref, "blaTEM-1B_") && (!gyr || strstr(ref, "\"S83L\""));
+      printf("%s reference backend finds the planted genes%s\n", ok ? "ok  " : "FAIL", gyr ? " and gyrA S83L" : "");
+      ok ? passed++ : failed++;
+    } else {
+      int same = strcmp(ref, strip(j)) == 0;
+      printf("%s %s identical to the reference backend\n", same ? "ok  " : "FAIL", cfg[i].name);
+      if (!same) {
+        FILE *f = fopen("/tmp/bg-conformance-diff.txt", "w");
+        if (f) { fprintf(f, "%s\n%s\n", ref, strip(j)); fclose(f); }
+        fprintf(stderr, "results differ: both written to /tmp/bg-conformance-diff.txt\n");
+      }
+      same ? passed++ : failed++;
+    }
+    bg_run_free(run);
+  }
+  free(ref);
+  for (int i = 0; i < nsrc; i++) free(src[i].seq);
+  bg_db_free(db);
+  unlink(r1); unlink(r2); rmdir(dir);
+  printf("conformance: %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,68 @@
+/**
+ * A one-line terminal progress bar for runs (stderr, TTY only).
+ *
+ * @module
+ */
+
+import type { Progress } from "../../ffi/mod.ts";
+
+/** Human size with binary units: 1536 → "1.5 KiB". */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} ${units[i]}` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * One progress line, e.g. `screening   [#########...........]  45%  1.2 GiB/2.7 GiB  1,234,567 pairs`.
+ * `barWidth` is the number of cells between the brackets.
+ */
+export function formatProgress(p: Progress, barWidth = 30): string {
+  const fraction = Math.min(1, Math.max(0, Number.isFinite(p.fraction) ? p.fraction : 0));
+  const filled = Math.round(fraction * barWidth);
+  const bar = "#".repeat(filled) + ".".repeat(barWidth - filled);
+  const pct = `${Math.floor(fraction * 100)}%`.padStart(4);
+  const bytes = p.bytesTotal > 0 ? `  ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}` : "";
+  return `${p.stage.padEnd(11)} [${bar}] ${pct}${bytes}  ${p.pairsDone.toLocaleString("en-US")} pairs`;
+}
+
+/** Writes progress lines in place (carriage return + clear to end of line) to a terminal stream. */
+export class ProgressBar {
+  readonly #out: { writeSync(p: Uint8Array): number };
+  readonly #encoder = new TextEncoder();
+  #drawn = false;
+
+  constructor(out: { writeSync(p: Uint8Array): number } = Deno.stderr) {
+    this.#out = out;
+  }
+
+  /** Redraws the line for `p`. */
+  update(p: Progress): void {
+    let width = 80;
+    try {
+      width = Deno.consoleSize().columns;
+    } catch {
+      // Not a terminal: keep 80.
+    }
+    const barWidth = Math.max(10, Math.min(40, width - 1 - formatProgress(p, 0).length));
+    this.#write(`\r${formatProgress(p, barWidth).slice(0, width - 1)}\x1b[K`);
+    this.#drawn = true;
+  }
+
+  /** Clears the line so that later output starts on a clean line. Idempotent. */
+  clear(): void {
+    if (this.#drawn) this.#write("\r\x1b[K");
+    this.#drawn = false;
+  }
+
+  #write(s: string): void {
+    const bytes = this.#encoder.encode(s);
+    let off = 0;
+    while (off < bytes.length) off += this.#out.writeSync(bytes.subarray(off));
+  }
+}

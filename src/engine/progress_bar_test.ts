@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { formatBytes, formatProgress, ProgressBar } from "./progress_bar.ts";
+
+Deno.test("formatBytes uses binary units with one decimal", () => {
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+  assert.equal(formatBytes(3 * 1024 ** 3), "3.0 GiB");
+});
+
+Deno.test("formatProgress draws a bar proportional to fraction with stage, bytes and pairs", () => {
+  const line = formatProgress(
+    {
+      stage: "screening",
+      pairsDone: 1234567,
+      bytesDone: 1024 ** 3,
+      bytesTotal: 4 * 1024 ** 3,
+      fraction: 0.25,
+    },
+    20,
+  );
+  assert.equal(line, "screening   [#####...............]  25%  1.0 GiB/4.0 GiB  1,234,567 pairs");
+  assert.match(
+    formatProgress({ stage: "done", pairsDone: 0, bytesDone: 0, bytesTotal: 0, fraction: 7 }, 4),
+    /^done {8}\[####\] 100% {2}0 pairs$/,
+  );
+  assert.match(
+    formatProgress({ stage: "idle", pairsDone: 0, bytesDone: 0, bytesTotal: 0, fraction: NaN }, 4),
+    /\[\.\.\.\.\] {3}0%/,
+  );
+});
+
+Deno.test("ProgressBar redraws in place and clear() erases the line once", () => {
+  let written = "";
+  const out = { writeSync: (p: Uint8Array) => (written += new TextDecoder().decode(p), p.length) };
+  const bar = new ProgressBar(out);
+  bar.clear();
+  assert.equal(written, "");
+  bar.update({ stage: "loading", pairsDone: 0, bytesDone: 0, bytesTotal: 10, fraction: 0 });
+  assert.ok(written.startsWith("\rloading"));
+  assert.ok(written.endsWith("\x1b[K"));
+  written = "";
+  bar.clear();
+  bar.clear();
+  assert.equal(written, "\r\x1b[K");
+});

@@ -1,0 +1,262 @@
+/**
+ * Output files of one sample: results.json, genes.tsv, mutations.tsv and hamronization.tsv, written so that a
+ * failed or cancelled run never leaves results that look complete.
+ *
+ * @module
+ */
+
+import type { EngineResult, GeneCall, MutationCall } from "../../ffi/mod.ts";
+
+/** The engine result with the sample's id, as written to results.json. */
+export type SampleResult = EngineResult & { sample_id: string };
+
+/** Provenance written into hamronization.tsv. */
+export interface HamronizationMeta {
+  /** analysis_software_version; defaults to `result.engine.version`. */
+  softwareVersion?: string;
+  /** reference_database_version of ResFinder rows. */
+  resfinderVersion?: string;
+  /** reference_database_version of PointFinder rows. */
+  pointfinderVersion?: string;
+}
+
+/** genes.tsv columns: `sample_id`, then the fields of a gene call in results.json. */
+export const GENE_COLUMNS = [
+  "sample_id",
+  "allele",
+  "gene",
+  "accession",
+  "drug_class",
+  "phenotype",
+  "length",
+  "reads",
+  "identity",
+  "coverage",
+  "depth",
+  "rpkm",
+  "tpm",
+] as const;
+
+/** mutations.tsv columns: `sample_id`, then the fields of a mutation call in results.json. */
+export const MUTATION_COLUMNS = [
+  "sample_id",
+  "species",
+  "gene",
+  "mutation",
+  "type",
+  "position",
+  "ref",
+  "alt",
+  "ref_codon",
+  "alt_codon",
+  "depth",
+  "alt_reads",
+  "frequency",
+  "drug_class",
+  "phenotype",
+  "pmid",
+] as const;
+
+/** The hAMRonization (v1.1) summary columns, in the order `hamronize summarize -t tsv` writes them. */
+export const HAMRONIZATION_COLUMNS = [
+  "input_file_name",
+  "gene_symbol",
+  "gene_name",
+  "reference_database_name",
+  "reference_database_version",
+  "reference_accession",
+  "analysis_software_name",
+  "analysis_software_version",
+  "genetic_variation_type",
+  "antimicrobial_agent",
+  "coverage_percentage",
+  "coverage_depth",
+  "coverage_ratio",
+  "drug_class",
+  "input_gene_length",
+  "input_gene_start",
+  "input_gene_stop",
+  "input_protein_length",
+  "input_protein_start",
+  "input_protein_stop",
+  "input_sequence_id",
+  "nucleotide_mutation",
+  "nucleotide_mutation_interpretation",
+  "predicted_phenotype",
+  "predicted_phenotype_confidence_level",
+  "amino_acid_mutation",
+  "amino_acid_mutation_interpretation",
+  "reference_gene_length",
+  "reference_gene_start",
+  "reference_gene_stop",
+  "reference_protein_length",
+  "reference_protein_start",
+  "reference_protein_stop",
+  "resistance_mechanism",
+  "strand_orientation",
+  "sequence_identity",
+] as const;
+
+type HamronizationRow = Partial<Record<(typeof HAMRONIZATION_COLUMNS)[number], string | number>>;
+
+/** analysis_software_name in hamronization.tsv. */
+export const SOFTWARE_NAME = "biogpu-stream";
+
+/** One TSV cell: tabs and line breaks become a space, missing values and non-finite numbers an empty cell. */
+export function tsvCell(value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
+  if (typeof value === "string") return value.replace(/[\t\r\n]+/g, " ");
+  if (typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return JSON.stringify(value).replace(/[\t\r\n]+/g, " ");
+}
+
+/** A TSV document: header row, one row per record, "\n" after every row. */
+export function toTsv(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
+  const lines = [columns.join("\t")];
+  for (const row of rows) lines.push(columns.map((c) => tsvCell(row[c])).join("\t"));
+  return lines.join("\n") + "\n";
+}
+
+/** genes.tsv text. */
+export function genesTsv(result: SampleResult): string {
+  return toTsv(GENE_COLUMNS, result.genes.map((g: GeneCall) => ({ sample_id: result.sample_id, ...g })));
+}
+
+/** mutations.tsv text. */
+export function mutationsTsv(result: SampleResult): string {
+  return toTsv(
+    MUTATION_COLUMNS,
+    result.mutations.map((m: MutationCall) => ({ sample_id: result.sample_id, ...m })),
+  );
+}
+
+const AA3: Record<string, string> = {
+  A: "Ala",
+  R: "Arg",
+  N: "Asn",
+  D: "Asp",
+  C: "Cys",
+  Q: "Gln",
+  E: "Glu",
+  G: "Gly",
+  H: "His",
+  I: "Ile",
+  L: "Leu",
+  K: "Lys",
+  M: "Met",
+  F: "Phe",
+  P: "Pro",
+  S: "Ser",
+  T: "Thr",
+  W: "Trp",
+  Y: "Tyr",
+  V: "Val",
+  "*": "Ter",
+};
+
+/** HGVS protein notation of an amino-acid substitution: S83L → `p.Ser83Leu`; unknown letters keep the one-letter form. */
+export function hgvsProtein(ref: string, position: number, alt: string): string {
+  const three = (aa: string) => [...aa].map((c) => AA3[c.toUpperCase()] ?? c).join("");
+  return `p.${three(ref)}${position}${three(alt)}`;
+}
+
+/** hamronization.tsv text: one row per gene call, then one per mutation call. */
+export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta = {}): string {
+  const common = {
+    input_file_name: result.sample_id,
+    analysis_software_name: SOFTWARE_NAME,
+    analysis_software_version: meta.softwareVersion ?? result.engine?.version ?? "",
+  };
+  const rows: HamronizationRow[] = [];
+  for (const g of result.genes) {
+    rows.push({
+      ...common,
+      gene_symbol: g.gene,
+      gene_name: g.allele,
+      reference_database_name: "resfinder",
+      reference_database_version: meta.resfinderVersion ?? "",
+      reference_accession: g.accession,
+      genetic_variation_type: "gene_presence_detected",
+      antimicrobial_agent: g.phenotype,
+      coverage_percentage: g.coverage,
+      coverage_depth: g.depth,
+      drug_class: g.drug_class,
+      predicted_phenotype: g.phenotype,
+      reference_gene_length: g.length,
+      sequence_identity: g.identity,
+    });
+  }
+  for (const m of result.mutations) {
+    const aa = m.type === "AA";
+    rows.push({
+      ...common,
+      gene_symbol: m.gene,
+      gene_name: m.gene,
+      reference_database_name: "pointfinder",
+      reference_database_version: meta.pointfinderVersion ?? "",
+      reference_accession: m.gene,
+      genetic_variation_type: aa ? "protein_variant_detected" : "nucleotide_variant_detected",
+      antimicrobial_agent: m.phenotype,
+      coverage_depth: m.depth,
+      drug_class: m.drug_class,
+      nucleotide_mutation: aa ? undefined : m.mutation,
+      amino_acid_mutation: aa ? hgvsProtein(m.ref, m.position, m.alt) : undefined,
+      predicted_phenotype: m.phenotype,
+    });
+  }
+  return toTsv(HAMRONIZATION_COLUMNS, rows);
+}
+
+/** results.json text (2-space indent, final newline). */
+export function resultsJson(result: SampleResult): string {
+  return JSON.stringify(result, null, 2) + "\n";
+}
+
+/** Output file names in the order they are moved into place; results.json is always last. */
+export const OUTPUT_FILES = ["genes.tsv", "mutations.tsv", "hamronization.tsv", "results.json"] as const;
+
+async function writeDurable(path: string, text: string): Promise<void> {
+  using f = await Deno.open(path, { write: true, createNew: true });
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await f.write(bytes.subarray(off));
+  await f.syncData();
+}
+
+/**
+ * Writes every output file of `result` into `outDir` (created if needed) and returns their paths, results.json
+ * last. Files are first written into `outDir/.tmp-<random>/`, flushed, then renamed into place one by one with
+ * results.json renamed last (a stale results.json is removed first), so a reader that sees results.json sees a
+ * complete set. On any failure the temp folder is removed and results.json is absent.
+ */
+export async function writeOutputs(
+  outDir: string,
+  result: SampleResult,
+  meta: HamronizationMeta = {},
+): Promise<string[]> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: outDir, prefix: ".tmp-" });
+  const contents: Record<(typeof OUTPUT_FILES)[number], () => string> = {
+    "genes.tsv": () => genesTsv(result),
+    "mutations.tsv": () => mutationsTsv(result),
+    "hamronization.tsv": () => hamronizationTsv(result, meta),
+    "results.json": () => resultsJson(result),
+  };
+  const sep = outDir.endsWith("/") ? "" : "/";
+  try {
+    for (const name of OUTPUT_FILES) await writeDurable(`${tmp}/${name}`, contents[name]());
+    await Deno.remove(`${outDir}${sep}results.json`).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    const paths: string[] = [];
+    for (const name of OUTPUT_FILES) {
+      const dest = `${outDir}${sep}${name}`;
+      await Deno.rename(`${tmp}/${name}`, dest);
+      paths.push(dest);
+    }
+    return paths;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}

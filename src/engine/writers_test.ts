@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import {
+  genesTsv,
+  HAMRONIZATION_COLUMNS,
+  hamronizationTsv,
+  hgvsProtein,
+  mutationsTsv,
+  resultsJson,
+  type SampleResult,
+  tsvCell,
+  writeOutputs,
+} from "./writers.ts";
+
+function sample(): SampleResult {
+  return {
+    sample_id: "S1",
+    engine: { version: "0.1.0", backend: "cpu", device: "cpu", threads: 2 },
+    input: { read_pairs: 1000, bases: 300000, bytes: 12345 },
+    timing: { seconds: 1.23 },
+    options: { min_identity: 90, min_coverage: 60, min_depth: 3, min_allele_freq: 0.05, min_alt_reads: 2 },
+    genes: [{
+      allele: "blaTEM-1B_1_AY458016",
+      gene: "blaTEM-1B",
+      accession: "AY458016",
+      drug_class: "Beta-lactam",
+      phenotype: "Amoxicillin, Ampicillin",
+      length: 861,
+      reads: 120,
+      identity: 99.88,
+      coverage: 100,
+      depth: 20.9,
+      rpkm: 1.2e5,
+      tpm: 4.1e5,
+    }],
+    mutations: [
+      {
+        species: "escherichia_coli",
+        gene: "gyrA",
+        mutation: "S83L",
+        type: "AA",
+        position: 83,
+        ref: "S",
+        alt: "L",
+        ref_codon: "TCG",
+        alt_codon: "TTG",
+        depth: 30,
+        alt_reads: 29,
+        frequency: 0.9667,
+        drug_class: "Quinolone",
+        phenotype: "Ciprofloxacin, Nalidixic acid",
+        pmid: "8392306",
+      },
+      {
+        species: "escherichia_coli",
+        gene: "23S",
+        mutation: "n.2058A>G",
+        type: "NUC",
+        position: 2058,
+        ref: "A",
+        alt: "G",
+        depth: 12,
+        alt_reads: 12,
+        frequency: 1,
+        drug_class: "Macrolide",
+        phenotype: "Azithromycin\tErythromycin\nx",
+        pmid: "",
+      },
+    ],
+    sites: [],
+    drug_classes: ["Beta-lactam", "Macrolide", "Quinolone"],
+  };
+}
+
+Deno.test("genes.tsv has a header and one row per gene call in JSON field order", () => {
+  assert.equal(
+    genesTsv(sample()),
+    "sample_id\tallele\tgene\taccession\tdrug_class\tphenotype\tlength\treads\tidentity\tcoverage\tdepth\trpkm\ttpm\n" +
+      "S1\tblaTEM-1B_1_AY458016\tblaTEM-1B\tAY458016\tBeta-lactam\tAmoxicillin, Ampicillin\t861\t120\t99.88\t100\t" +
+      "20.9\t120000\t410000\n",
+  );
+});
+
+Deno.test("mutations.tsv has one row per mutation, blanks for absent codons and sanitised tabs/newlines", () => {
+  assert.equal(
+    mutationsTsv(sample()),
+    "sample_id\tspecies\tgene\tmutation\ttype\tposition\tref\talt\tref_codon\talt_codon\tdepth\talt_reads\t" +
+      "frequency\tdrug_class\tphenotype\tpmid\n" +
+      "S1\tescherichia_coli\tgyrA\tS83L\tAA\t83\tS\tL\tTCG\tTTG\t30\t29\t0.9667\tQuinolone\t" +
+      "Ciprofloxacin, Nalidixic acid\t8392306\n" +
+      "S1\tescherichia_coli\t23S\tn.2058A>G\tNUC\t2058\tA\tG\t\t\t12\t12\t1\tMacrolide\tAzithromycin Erythromycin x\t\n",
+  );
+});
+
+Deno.test("empty results still give a header-only TSV", () => {
+  const r = { ...sample(), genes: [], mutations: [] };
+  assert.equal(genesTsv(r).split("\n").length, 2);
+  assert.equal(mutationsTsv(r), mutationsTsv(r).split("\n")[0] + "\n");
+  assert.equal(hamronizationTsv(r), HAMRONIZATION_COLUMNS.join("\t") + "\n");
+});
+
+Deno.test("hamronization.tsv has the 36 hAMRonization columns and one row per gene and per mutation", () => {
+  const text = hamronizationTsv(sample(), { resfinderVersion: "2.1.0", pointfinderVersion: "3.0.0" });
+  assert.ok(text.endsWith("\n"));
+  const lines = text.slice(0, -1).split("\n");
+  assert.equal(lines.length, 4);
+  const header = lines[0].split("\t");
+  assert.equal(header.length, 36);
+  assert.deepEqual(header.slice(0, 9), [
+    "input_file_name",
+    "gene_symbol",
+    "gene_name",
+    "reference_database_name",
+    "reference_database_version",
+    "reference_accession",
+    "analysis_software_name",
+    "analysis_software_version",
+    "genetic_variation_type",
+  ]);
+  const rows = lines.slice(1).map((l) => {
+    const cells = l.split("\t");
+    assert.equal(cells.length, 36, l);
+    return Object.fromEntries(header.map((h, i) => [h, cells[i]]));
+  });
+  assert.deepEqual(
+    [rows[0].input_file_name, rows[0].gene_symbol, rows[0].gene_name, rows[0].reference_database_name],
+    ["S1", "blaTEM-1B", "blaTEM-1B_1_AY458016", "resfinder"],
+  );
+  assert.equal(rows[0].reference_database_version, "2.1.0");
+  assert.equal(rows[0].reference_accession, "AY458016");
+  assert.equal(rows[0].analysis_software_name, "biogpu-stream");
+  assert.equal(rows[0].analysis_software_version, "0.1.0");
+  assert.equal(rows[0].genetic_variation_type, "gene_presence_detected");
+  assert.equal(rows[0].sequence_identity, "99.88");
+  assert.equal(rows[0].coverage_percentage, "100");
+  assert.equal(rows[0].coverage_depth, "20.9");
+  assert.equal(rows[0].reference_gene_length, "861");
+  assert.equal(rows[0].drug_class, "Beta-lactam");
+  assert.equal(rows[1].genetic_variation_type, "protein_variant_detected");
+  assert.equal(rows[1].amino_acid_mutation, "p.Ser83Leu");
+  assert.equal(rows[1].nucleotide_mutation, "");
+  assert.equal(rows[1].reference_database_name, "pointfinder");
+  assert.equal(rows[1].reference_database_version, "3.0.0");
+  assert.equal(rows[2].genetic_variation_type, "nucleotide_variant_detected");
+  assert.equal(rows[2].nucleotide_mutation, "n.2058A>G");
+  assert.equal(rows[2].amino_acid_mutation, "");
+  assert.equal(rows[2].antimicrobial_agent, "Azithromycin Erythromycin x");
+});
+
+Deno.test("hgvsProtein uses three-letter codes and Ter for stop", () => {
+  assert.equal(hgvsProtein("S", 83, "L"), "p.Ser83Leu");
+  assert.equal(hgvsProtein("D", 87, "*"), "p.Asp87Ter");
+  assert.equal(hgvsProtein("X", 5, "Y"), "p.X5Tyr");
+});
+
+Deno.test("tsvCell blanks missing and non-finite values and flattens line breaks", () => {
+  assert.equal(tsvCell(undefined), "");
+  assert.equal(tsvCell(null), "");
+  assert.equal(tsvCell(NaN), "");
+  assert.equal(tsvCell(Infinity), "");
+  assert.equal(tsvCell(0), "0");
+  assert.equal(tsvCell("a\t\tb\r\nc"), "a b c");
+});
+
+Deno.test("writeOutputs moves every file into place, results.json last, and leaves no temp folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/out/S1`;
+    const files = await writeOutputs(out, sample());
+    assert.deepEqual(files, [
+      `${out}/genes.tsv`,
+      `${out}/mutations.tsv`,
+      `${out}/hamronization.tsv`,
+      `${out}/results.json`,
+    ]);
+    const names = [];
+    for await (const e of Deno.readDir(out)) names.push(e.name);
+    assert.deepEqual(names.sort(), ["genes.tsv", "hamronization.tsv", "mutations.tsv", "results.json"]);
+    const json = await Deno.readTextFile(`${out}/results.json`);
+    assert.equal(json, resultsJson(sample()));
+    assert.deepEqual(JSON.parse(json), sample());
+    assert.equal(await Deno.readTextFile(`${out}/genes.tsv`), genesTsv(sample()));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a failing write leaves no results.json (not even a stale one) and no temp folder", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${out}/results.json`, '{"stale":true}');
+    // A non-empty folder where mutations.tsv must go makes its rename fail.
+    await Deno.mkdir(`${out}/mutations.tsv/blocker`, { recursive: true });
+    await assert.rejects(writeOutputs(out, sample()));
+    const names = [];
+    for await (const e of Deno.readDir(out)) names.push(e.name);
+    assert.ok(!names.includes("results.json"), names.join(","));
+    assert.ok(!names.some((n) => n.startsWith(".tmp-")), names.join(","));
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
