@@ -15,9 +15,8 @@ const commands: Record<string, Command> = {
   db: dbCommand,
   analyze: analyzeCommand,
   version: versionCommand,
-  // TODO(service): once src/service/cli.ts exists, add (names to match its exports):
-  // serve: async (args) => (await import("./src/service/cli.ts")).serveCommand(args),
-  // dlq: async (args) => (await import("./src/service/cli.ts")).dlqCommand(args),
+  serve: async (args) => (await import("./src/service/cli.ts")).serveCommand(args),
+  dlq: async (args) => (await import("./src/service/cli.ts")).dlqCommand(args),
 };
 
 const USAGE = `Usage: biogpu <command> [flags]
@@ -25,6 +24,8 @@ const USAGE = `Usage: biogpu <command> [flags]
 Commands:
   db build   Build the AMR database index from ResFinder/PointFinder folders
   analyze    Analyse one paired FASTQ sample
+  serve      Run the job service (Kafka intake, Redis progress, WebSocket :8765, HTTP :8001)
+  dlq        List or replay dead-lettered jobs (dlq list | dlq replay [--job-id ID])
   version    Show program and engine versions
 
 Run "biogpu <command> --help" for the flags of a command.`;
