@@ -153,9 +153,11 @@ async function jobOverhead(): Promise<BenchRow[]> {
 function printTable(rows: BenchRow[]): void {
   const w0 = Math.max(6, ...rows.map((r) => r[0].length));
   const w1 = Math.max(5, ...rows.map((r) => r[1].length));
-  const line = (a: string, b: string, c: string) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c} |`;
+  const w2 = Math.max(6, ...rows.map((r) => r[2].length));
+  const line = (a: string, b: string, c: string) =>
+    `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c.padEnd(w2)} |`;
   console.log(line("figure", "value", "target"));
-  console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|--------|`);
+  console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|${"-".repeat(w2 + 2)}|`);
   for (const r of rows) console.log(line(...r));
 }
 

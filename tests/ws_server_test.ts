@@ -368,3 +368,22 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "a peer that stops answering pings is closed after the idle timeout and released",
+  ignore,
+  fn: () =>
+    withEnv({ idleTimeoutMs: 1000 }, async (e) => {
+      const raw = await RawWsClient.connect(e.ws.port);
+      try {
+        await raw.send({ type: "auth", token: await e.token({ sub: "alice" }) });
+        assertEquals((await raw.next())?.type, "auth_success");
+        const t0 = performance.now();
+        assertEquals(await raw.next(), null, "the server closes the connection");
+        assert(performance.now() - t0 < 5000);
+        await waitFor(() => e.ws.connections() === 0, 2000, "the connection to be released");
+      } finally {
+        raw.close();
+      }
+    }),
+});
