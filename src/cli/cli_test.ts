@@ -18,7 +18,10 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 Deno.test("an unknown command exits 2 and lists the commands", async () => {
   const r = await cli("frobnicate");
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^error: Unknown command "frobnicate" \(expected one of db, analyze, version, serve, dlq\)/);
+  assert.match(
+    r.stderr,
+    /^error: Unknown command "frobnicate" \(expected one of db, analyze, version, serve, dlq\)/,
+  );
 });
 
 Deno.test("analyze without a required flag exits 2 naming the flag", async () => {
