@@ -202,6 +202,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   for (uint32_t t = 0; t < db->n_targets; t++) { gs[t].em_count = theta[t] * (double)n; gs[t].partner = UINT32_MAX; }
   /* hard assignment and per-base evidence */
   for (size_t c = 0; c < ncls; c++) {
+    if (atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); free(cls); goto done; }
     const uref_t *ur0 = &refs[cls[c]];
     uint32_t bt = ur0->set[0];
     double bv = -1;

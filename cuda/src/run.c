@@ -106,6 +106,7 @@ static void *worker_main(void *arg) {
         if (s != BG_OK) pipe_fail(p, s, err);
         else {
           for (uint32_t i = 0; i < b->n_pairs; i++) {
+            if ((i & 255) == 0 && atomic_load(&p->run->cancel)) break; /* cancel within 1 s, even mid-batch */
             w->screened++;
             if (!sl->flags[i]) continue;
             if (bg_worker_map_pair(w, (const uint8_t *)b->seq1 + b->off1[i], b->off1[i + 1] - b->off1[i],
