@@ -211,7 +211,10 @@ uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const b
 #define BG_SCREEN_STRIDE 8
 #define BG_SCREEN_NEED 2
 
-/** CPU screen of a batch: flags[i] = 1 when pair i (either mate) needs mapping. */
+/** Reference screen of a batch (the CUDA kernel's per-read function, pair by pair). */
+void bg_screen_batch_ref(const bg_db_t *db, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
+                         const uint32_t *off2, uint32_t n, uint8_t *flags);
+/** CPU screen of a batch: flags[i] = 1 when pair i (either mate) needs mapping; equal to the reference. */
 void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
                          const uint32_t *off2, uint32_t n, uint8_t *flags);
 

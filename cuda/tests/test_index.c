@@ -121,6 +121,45 @@ int main(void) {
   CHECK(slot && slot->count >= 1, "k-mer found in the index");
   CHECK(bg_filter_test(db->filter, db->filter_mask, fw < rv ? fw : rv), "k-mer passes the screen filter");
 
+  /* the CPU screen (prefetching) decides exactly like the reference function the CUDA kernel runs */
+  {
+    enum { NP = 400 };
+    static uint8_t r1[NP * 160], r2[NP * 160];
+    static uint32_t o1[NP + 1], o2[NP + 1];
+    static uint8_t fa_[NP], fb_[NP];
+    const char *srcs[3] = {s1, s2, s3};
+    unsigned seed = 7;
+    for (int i = 0; i < NP; i++) {
+      o1[i] = (uint32_t)i * 160; o2[i] = (uint32_t)i * 160;
+      uint32_t len = 30 + (uint32_t)(i % 131);
+      for (uint32_t j = 0; j < len; j++) {
+        seed = seed * 1103515245u + 12345u;
+        char c = i % 3 == 0 ? "ACGT"[(seed >> 16) & 3] : srcs[i % 3][(j + (uint32_t)i) % 300];
+        if (((seed >> 8) & 63) == 0) c = 'N';
+        if (i % 7 == 0 && ((seed >> 4) & 15) == 0) c = "ACGT"[(seed >> 20) & 3];
+        r1[o1[i] + j] = (uint8_t)c;
+        r2[o2[i] + j] = (uint8_t)(i % 5 == 0 ? 'N' : "ACGT"[(seed >> 12) & 3]);
+      }
+      o1[i + 1] = o1[i] + len; o2[i + 1] = o2[i] + len;
+      if (i + 1 < NP) { o1[i + 1] = (uint32_t)(i + 1) * 160; o2[i + 1] = (uint32_t)(i + 1) * 160; }
+    }
+    /* contiguous offsets: read i spans [o[i], o[i+1]) — rebuild as packed */
+    static uint8_t p1[NP * 160], p2[NP * 160];
+    static uint32_t q1[NP + 1], q2[NP + 1];
+    q1[0] = q2[0] = 0;
+    for (int i = 0; i < NP; i++) {
+      uint32_t len = 30 + (uint32_t)(i % 131);
+      memcpy(p1 + q1[i], r1 + (size_t)i * 160, len); q1[i + 1] = q1[i] + len;
+      memcpy(p2 + q2[i], r2 + (size_t)i * 160, len); q2[i + 1] = q2[i] + len;
+    }
+    bg_screen_batch_ref(db, p1, q1, p2, q2, NP, fa_);
+    bg_screen_batch_cpu(db, p1, q1, p2, q2, NP, fb_);
+    int same = memcmp(fa_, fb_, NP) == 0, pos = 0;
+    for (int i = 0; i < NP; i++) pos += fa_[i];
+    CHECK(same, "CPU screen equals the reference screen");
+    CHECK(pos > NP / 3 && pos < NP, "screen passes database reads and rejects random ones (%d of %d)", pos, NP);
+  }
+
   /* save / load round trip */
   char idx[512];
   snprintf(idx, sizeof idx, "%s/db.bgdb", dir);

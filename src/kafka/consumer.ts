@@ -123,7 +123,7 @@ export class JobConsumer {
       sessionTimeout: o.settings.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatInterval: o.settings.KAFKA_HEARTBEAT_INTERVAL_MS,
       rebalanceTimeout: Math.max(60000, o.settings.KAFKA_SESSION_TIMEOUT_MS * 2),
-      maxWaitTimeInMs: 1000,
+      maxWaitTimeInMs: 50, // a record produced while another partition is paused is picked up within ~50 ms
       // One record at a time per partition is all a job worker can take.
       maxBytesPerPartition: 1024 * 1024,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
