@@ -276,19 +276,6 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
 
 /* ---- PointFinder -------------------------------------------------------------------------- */
 
-static const char *AA_CODE = "KNKNTTTTRSRSIIMIQHQHPPPPRRRRLLLLEDEDAAAAGGGGVVVV*Y*YSSSS*CWCLFLF";
-
-/** Translates a codon of normalised bases; 'X' when it holds N. */
-static char translate(const char *c) {
-  int v = 0;
-  for (int i = 0; i < 3; i++) {
-    int k = bg_base_code((uint8_t)c[i]);
-    if (k > 3) return 'X';
-    v = v * 4 + k;
-  }
-  return AA_CODE[v];
-}
-
 /** Three-letter amino acid name (`SER`) to one letter; 0 when unknown. */
 static char aa3(const char *s) {
   static const char *names[] = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE",
@@ -448,7 +435,7 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
     snprintf(where, sizeof where, "%s %s:%ld", species, t->gene, pos);
     if (idx < 0) warn(b, "Catalogued position %s lies outside the reference%s", where, "");
     else if (type == BG_MUT_AA) {
-      char aa = translate(t->seq + idx);
+      char aa = bg_translate(t->seq + idx);
       char want = f[5][0] ? f[5][0] : aa3(f[2]);
       int codon_ok = strlen(f[4]) == 3;
       for (int k = 0; k < 3 && codon_ok; k++) codon_ok = f[4][k] == 'N' || f[4][k] == t->seq[idx + k];

@@ -56,6 +56,17 @@ void bg_buf_free(bg_buf_t *b);
 BG_HD uint32_t bg_base_code(uint8_t c) {
   return c == 'A' ? 0u : c == 'C' ? 1u : c == 'G' ? 2u : c == 'T' ? 3u : 4u;
 }
+/** Standard genetic code of a codon of normalised bases; 'X' when it holds N. */
+static inline char bg_translate(const char *c) {
+  static const char AA[] = "KNKNTTTTRSRSIIMIQHQHPPPPRRRRLLLLEDEDAAAAGGGGVVVV*Y*YSSSS*CWCLFLF";
+  int v = 0;
+  for (int i = 0; i < 3; i++) {
+    uint32_t k = bg_base_code((uint8_t)c[i]);
+    if (k > 3) return 'X';
+    v = v * 4 + (int)k;
+  }
+  return AA[v];
+}
 /** 64-bit mixer (splitmix64 finaliser). */
 BG_HD uint64_t bg_mix64(uint64_t x) {
   x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;

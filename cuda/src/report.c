@@ -6,21 +6,8 @@
 
 #include "run.h"
 
-static const char *AA_CODE = "KNKNTTTTRSRSIIMIQHQHPPPPRRRRLLLLEDEDAAAAGGGGVVVV*Y*YSSSS*CWCLFLF";
-
-static char translate(const char *c) {
-  int v = 0;
-  for (int i = 0; i < 3; i++) {
-    int k = bg_base_code((uint8_t)c[i]);
-    if (k > 3) return 'X';
-    v = v * 4 + k;
-  }
-  return AA_CODE[v];
-}
 
 typedef struct gene_call_t { uint32_t t; double identity, coverage, depth, rpkm, tpm; } gene_call_t;
-
-static int cmp_gene(const void *a, const void *b, void *db) { return 0; }
 
 typedef struct classes_t { char **v; size_t n; } classes_t;
 
@@ -43,10 +30,6 @@ static void add_classes(classes_t *c, const char *list) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void site_position_name(bg_buf_t *b, const bg_site_t *s) {
-  (void)b; (void)s;
-}
-
 /* Mutation label: S83L, n.2058A>G, n.-13_-12insGT. */
 static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *ref, const char *alt) {
   if (s->type == BG_MUT_AA) snprintf(out, n, "%s%d%s", ref, s->pos, alt);
@@ -57,7 +40,6 @@ static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *
 bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t *obs, const uint8_t *target_hit, double t0) {
   const bg_db_t *db = r->db;
   const bg_run_options_t *o = &r->opts;
-  (void)cmp_gene; (void)site_position_name;
   gene_call_t *calls = calloc(db->n_targets ? db->n_targets : 1, sizeof *calls);
   if (!calls) return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory reporting");
   size_t nc = 0;
@@ -146,7 +128,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       uint32_t best_codon_n[BG_SITE_KEYS];
       for (uint32_t k = 0; k < ob->n; k++) {
         char key[12];
-        if (s->type == BG_MUT_AA) { key[0] = translate(ob->key[k]); key[1] = 0; }
+        if (s->type == BG_MUT_AA) { key[0] = bg_translate(ob->key[k]); key[1] = 0; }
         else if (s->type == BG_MUT_INS) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
         else snprintf(key, sizeof key, "%s", ob->key[k]);
         depth += ob->count[k];
