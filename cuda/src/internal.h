@@ -181,7 +181,9 @@ typedef struct bg_aln_t {
   uint32_t gapped;
 } bg_aln_t;
 
-typedef struct bg_seed_t { uint32_t start, count, rp, read_rev; } bg_seed_t;
+typedef struct bg_seed_t { uint32_t start, count, rp, read_rev, rf_count; } bg_seed_t;
+/** A read's seeds, cached while its buffer holds it (see bg_mapper_forget). */
+typedef struct bg_seedset_t { const uint8_t *of; uint32_t len; bg_seed_t *s; size_t n, cap; } bg_seedset_t;
 
 /** Per-thread scratch space for mapping; reused across reads. */
 typedef struct bg_mapper_t {
@@ -194,10 +196,13 @@ typedef struct bg_mapper_t {
   uint64_t *vote_keys; uint32_t *vote_cnt; size_t hsize; /* vote tables, zero between reads */
   bg_seed_t *seeds; size_t cap_seeds;
   const uint8_t *rc_of; uint32_t rc_len; /* which read m->rc holds */
+  bg_seedset_t cache[2]; int cache_next;
 } bg_mapper_t;
 
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);
 void bg_mapper_free(bg_mapper_t *m);
+/** Drops cached per-read state; call before mapping reads from a buffer whose content changed. */
+void bg_mapper_forget(bg_mapper_t *m);
 /**
  * Maps one read against one universe (kind). Fills m->alns with the best-scoring alignment per
  * target, keeping targets whose score is within `slack` of the best; returns their count

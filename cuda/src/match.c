@@ -23,7 +23,7 @@
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) { memset(m, 0, sizeof *m); m->db = db; }
 
 void bg_mapper_free(bg_mapper_t *m) {
-  free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops); free(m->vote_keys); free(m->vote_cnt); free(m->seeds);
+  free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops); free(m->vote_keys); free(m->vote_cnt); free(m->seeds); free(m->cache[0].s); free(m->cache[1].s);
   memset(m, 0, sizeof *m);
 }
 
@@ -167,17 +167,24 @@ static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t
 
 static int needs_dp(uint32_t ov, uint32_t mm) { return mm > 2 + ov / 50; }
 
-int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack) {
+void bg_mapper_forget(bg_mapper_t *m) {
+  m->cache[0].of = m->cache[1].of = NULL;
+  m->rc_of = NULL;
+}
+
+/* Seeds of a read (canonical k-mers every SEED_STRIDE positions, and the last one, that the index
+ * holds), looked up once per read and kept for both universes in a two-read cache. */
+static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t len) {
+  for (int k = 0; k < 2; k++)
+    if (m->cache[k].of == seq && m->cache[k].len == len) return &m->cache[k];
+  bg_seedset_t *ss = &m->cache[m->cache_next];
+  m->cache_next ^= 1;
   const bg_db_t *db = m->db;
-  if (len < BG_K) return 0;
-  m->rc_of = NULL; /* the read buffer may be reused with new content */
-  /* seeds: canonical k-mers every SEED_STRIDE positions (and the last one) that the index holds */
-  size_t ns = 0, total_occ = 0;
-  if (grow((void **)&m->seeds, &m->cap_seeds, len / SEED_STRIDE + 2, sizeof(bg_seed_t)) != 0) return -1;
+  ss->of = NULL;
+  ss->n = 0;
+  if (grow((void **)&ss->s, &ss->cap, len / SEED_STRIDE + 2, sizeof(bg_seed_t)) != 0) return NULL;
   uint64_t fw = 0, rv = 0;
-  uint32_t valid = 0;
-  uint32_t lo = kind == BG_KIND_RESFINDER ? 0 : db->n_resfinder;
-  uint32_t hi = kind == BG_KIND_RESFINDER ? db->n_resfinder : db->n_targets;
+  uint32_t valid = 0, nrf = db->n_resfinder;
   for (uint32_t i = 0; i < len; i++) {
     uint32_t c = bg_base_code(seq[i]);
     if (c > 3) { valid = 0; continue; }
@@ -189,14 +196,32 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     int read_rev = rv < fw;
     const bg_kslot_t *s = bg_index_find(db, read_rev ? rv : fw);
     if (!s) continue;
-    /* occurrences are ordered by target: ResFinder targets first, then PointFinder ones */
     const bg_occ_t *o = db->occs + s->start;
-    uint32_t a = 0, b = s->count;
-    if (lo) { uint32_t l = 0, h = b; while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < lo) l = mid + 1; else h = mid; } a = l; }
-    if (hi < db->n_targets) { uint32_t l = a, h = b; while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < hi) l = mid + 1; else h = mid; } b = l; }
-    if (a == b) continue;
-    m->seeds[ns++] = (bg_seed_t){s->start + a, b - a, rp, (uint32_t)read_rev};
-    total_occ += b - a;
+    uint32_t l = 0, h = s->count;
+    while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < nrf) l = mid + 1; else h = mid; }
+    ss->s[ss->n++] = (bg_seed_t){s->start, s->count, rp, (uint32_t)read_rev, l};
+  }
+  ss->of = seq; ss->len = len;
+  return ss;
+}
+
+int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack) {
+  const bg_db_t *db = m->db;
+  if (len < BG_K) return 0;
+  m->rc_of = NULL; /* the read buffer may be reused with new content */
+  const bg_seedset_t *ss = seeds_of(m, seq, len);
+  if (!ss) return -1;
+  /* this universe's part of each seed's occurrences (ResFinder targets come first) */
+  size_t ns = 0, total_occ = 0;
+  if (grow((void **)&m->seeds, &m->cap_seeds, ss->n + 1, sizeof(bg_seed_t)) != 0) return -1;
+  for (size_t i = 0; i < ss->n; i++) {
+    bg_seed_t sd = ss->s[i];
+    uint32_t rf = sd.rf_count;
+    if (kind == BG_KIND_RESFINDER) sd.count = rf;
+    else { sd.start += rf; sd.count -= rf; }
+    if (!sd.count) continue;
+    m->seeds[ns++] = sd;
+    total_occ += sd.count;
   }
   /* with large families (hundreds of near-identical alleles) a spread-out subset of seeds is
    * enough to nominate every allele: keep every step-th seed so that the votes stay bounded */

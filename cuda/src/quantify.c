@@ -60,6 +60,7 @@ static uint32_t best_set(const bg_aln_t *a, int n, uint32_t *out) {
 
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
   uint64_t seq_off = UINT64_MAX;
+  bg_mapper_forget(&w->m);
   for (uint8_t kind = 0; kind < 2; kind++) {
     int n1 = bg_map_read(&w->m, s1, l1, kind, PAIR_SLACK);
     if (n1 < 0) return -1;
@@ -110,6 +111,7 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
 int bg_worker_remap(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
   const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
   *n1 = *n2 = 0;
+  bg_mapper_forget(&w->m); /* w->seqs may have moved since the last unit */
   if (u->mates & 1) {
     int n = bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK);
     if (n < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;

@@ -1,5 +1,7 @@
 /* screen.c — CPU twin of the CUDA screen (screen.cu): the cheap k-mer Bloom test that decides which
  * read pairs are worth mapping. Both call bg_screen_read from internal.h, so they agree exactly. */
+#include <string.h>
+
 #include "internal.h"
 
 /* Reference form: the per-read function the CUDA kernel runs, pair by pair. */
@@ -13,10 +15,40 @@ void bg_screen_batch_ref(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
   }
 }
 
-/* Sampled k-mers of one read, the same positions as bg_screen_read; returns how many. */
+/* Reverse complement of a k-mer packed 2 bits a base, first base in the high bits. */
+static inline uint64_t rc_kmer(uint64_t x) {
+  x = ~x;
+  x = ((x >> 2) & 0x3333333333333333ull) | ((x & 0x3333333333333333ull) << 2);
+  x = ((x >> 4) & 0x0F0F0F0F0F0F0F0Full) | ((x & 0x0F0F0F0F0F0F0F0Full) << 4);
+  return __builtin_bswap64(x) >> (64 - 2 * BG_K);
+}
+
+/* Sampled k-mers of one read, the same positions as bg_screen_read; returns how many. Reads without N
+ * (nearly all) take a branch-free loop that rolls the forward k-mer only and derives the reverse
+ * complement at the sampled positions; a read with N takes the reference loop. */
 static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint32_t cap) {
+  uint32_t n = 0;
+  if (len >= BG_K && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap) {
+    /* of the normalised bases only N (0x4E) has bit 3 set: `bad` collects it as the loop runs */
+    uint32_t bad = 0;
+    uint64_t fw = 0;
+    for (uint32_t i = 0; i < BG_K - 1; i++) { bad |= s[i]; fw = (fw << 2) | (((uint32_t)s[i] >> 1 ^ (uint32_t)s[i] >> 2) & 3); }
+    for (uint32_t i = BG_K - 1; i < len; i += BG_SCREEN_STRIDE) {
+      uint32_t end = i + BG_SCREEN_STRIDE < len ? BG_SCREEN_STRIDE : len - i;
+      bad |= s[i];
+      fw = ((fw << 2) | (((uint32_t)s[i] >> 1 ^ (uint32_t)s[i] >> 2) & 3)) & BG_KMASK;
+      uint64_t rv = rc_kmer(fw);
+      out[n++] = bg_mix64(fw < rv ? fw : rv);
+      for (uint32_t j = 1; j < end; j++) {
+        bad |= s[i + j];
+        fw = (fw << 2) | (((uint32_t)s[i + j] >> 1 ^ (uint32_t)s[i + j] >> 2) & 3);
+      }
+    }
+    if (!(bad & 8)) return n;
+    n = 0; /* the read holds an N: the reference loop restarts k-mers after it */
+  }
   uint64_t fw = 0, rv = 0;
-  uint32_t valid = 0, n = 0;
+  uint32_t valid = 0;
   for (uint32_t i = 0; i < len; i++) {
     uint32_t c = s[i];
     if (c == 'N') { valid = 0; fw = rv = 0; continue; }
