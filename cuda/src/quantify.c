@@ -17,7 +17,7 @@ void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
 
 void bg_worker_free(bg_worker_t *w) {
   bg_mapper_free(&w->m);
-  free(w->seqs); free(w->units); free(w->sets); free(w->a1); free(w->a2);
+  free(w->seqs); free(w->units); free(w->sets); free(w->a1); free(w->a2); free(w->alns);
   memset(w, 0, sizeof *w);
 }
 
@@ -37,15 +37,21 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 static int add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
-                    const uint32_t *set, uint32_t n) {
+                    const uint32_t *set, uint32_t n, int n1, int n2) {
   if (n == 0) return 0;
   if (n > 65535) n = 65535;
+  uint32_t an1 = (mates & 1) ? (uint32_t)n1 : 0, an2 = (mates & 2) ? (uint32_t)n2 : 0;
   if (grow((void **)&w->units, &w->cap_units, w->n_units + 1, sizeof *w->units) != 0) return -1;
   if (grow((void **)&w->sets, &w->cap_sets, w->n_sets + n, sizeof *w->sets) != 0) return -1;
+  if (grow((void **)&w->alns, &w->cap_alns, w->n_alns + an1 + an2, sizeof *w->alns) != 0) return -1;
   memcpy(w->sets + w->n_sets, set, n * sizeof *set);
   qsort(w->sets + w->n_sets, n, sizeof *set, cmp_u32);
-  w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)w->n_sets, (uint16_t)n, kind, mates};
+  memcpy(w->alns + w->n_alns, w->a1, an1 * sizeof *w->alns);
+  memcpy(w->alns + w->n_alns + an1, w->a2, an2 * sizeof *w->alns);
+  w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)w->n_sets, (uint16_t)n, kind, mates,
+                                       (uint16_t)an1, (uint16_t)an2, (uint32_t)w->n_alns};
   w->n_sets += n;
+  w->n_alns += an1 + an2;
   return 0;
 }
 
@@ -98,32 +104,25 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
         }
       }
       if (k) {
-        if (add_unit(w, seq_off, l1, l2, kind, 3, ids, k) != 0) return -1;
+        if (add_unit(w, seq_off, l1, l2, kind, 3, ids, k, n1, n2) != 0) return -1;
         continue;
       }
     }
-    if (n1 > 0 && add_unit(w, seq_off, l1, l2, kind, 1, ids, best_set(w->a1, n1, ids)) != 0) return -1;
-    if (n2 > 0 && add_unit(w, seq_off, l1, l2, kind, 2, ids, best_set(w->a2, n2, ids)) != 0) return -1;
+    if (n1 > 0 && add_unit(w, seq_off, l1, l2, kind, 1, ids, best_set(w->a1, n1, ids), n1, n2) != 0) return -1;
+    if (n2 > 0 && add_unit(w, seq_off, l1, l2, kind, 2, ids, best_set(w->a2, n2, ids), n1, n2) != 0) return -1;
   }
   return 0;
 }
 
-int bg_worker_remap(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
-  const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
-  *n1 = *n2 = 0;
-  bg_mapper_forget(&w->m); /* w->seqs may have moved since the last unit */
-  if (u->mates & 1) {
-    int n = bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK);
-    if (n < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a1, w->m.alns, (size_t)n * sizeof(bg_aln_t));
-    *n1 = n;
-  }
-  if (u->mates & 2) {
-    int n = bg_map_read(&w->m, s2, u->len2, u->kind, PAIR_SLACK);
-    if (n < 0 || grow((void **)&w->a2, &w->cap_a2, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a2, w->m.alns, (size_t)n * sizeof(bg_aln_t));
-    *n2 = n;
-  }
+int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
+  (void)seqs;
+  bg_mapper_forget(&w->m); /* cached per-read state may name a buffer that has since been reused */
+  if (grow((void **)&w->a1, &w->cap_a1, (size_t)u->an1 + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
+  memcpy(w->a1, w->alns + u->aln_off, u->an1 * sizeof(bg_aln_t));
+  memcpy(w->a2, w->alns + u->aln_off + u->an1, u->an2 * sizeof(bg_aln_t));
+  *n1 = u->an1;
+  *n2 = u->an2;
   return 0;
 }
 
@@ -182,10 +181,15 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   uint32_t nseen = 0;
   for (size_t c = 0; c < ncls; c++)
     for (uint32_t k = 0; k < refs[cls[c]].n; k++) if (theta[refs[cls[c]].set[k]] == 0) { theta[refs[cls[c]].set[k]] = 1; nseen++; }
-  for (uint32_t t = 0; t < db->n_targets; t++) if (theta[t] > 0) theta[t] = 1.0 / nseen;
+  uint32_t *seen = malloc((nseen ? nseen : 1) * sizeof *seen);
+  if (!seen) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+  nseen = 0;
+  for (uint32_t t = 0; t < db->n_targets; t++) if (theta[t] > 0) { theta[t] = 1.0; seen[nseen++] = t; }
+  for (uint32_t i = 0; i < nseen; i++) theta[seen[i]] = 1.0 / nseen;
+  /* EM over the targets some fragment reached (the others stay at zero) */
   for (int it = 0; it < EM_MAX_ITER && n > 0; it++) {
-    if (atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); free(cls); goto done; }
-    memset(acc, 0, db->n_targets * sizeof(double));
+    if (atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); free(cls); free(seen); goto done; }
+    for (uint32_t i = 0; i < nseen; i++) acc[seen[i]] = 0;
     for (size_t c = 0; c < ncls; c++) {
       const uref_t *ur = &refs[cls[c]];
       double cnt = (double)(cls[c + 1] - cls[c]), denom = 0;
@@ -194,13 +198,15 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       for (uint32_t k = 0; k < ur->n; k++) acc[ur->set[k]] += cnt * (theta[ur->set[k]] / db->targets[ur->set[k]].len) / denom;
     }
     double delta = 0;
-    for (uint32_t t = 0; t < db->n_targets; t++) {
+    for (uint32_t i = 0; i < nseen; i++) {
+      uint32_t t = seen[i];
       double nt = acc[t] / (double)n;
       delta = fmax(delta, fabs(nt - theta[t]));
       theta[t] = nt;
     }
     if (delta < EM_TOL) break;
   }
+  free(seen);
   for (uint32_t t = 0; t < db->n_targets; t++) { gs[t].em_count = theta[t] * (double)n; gs[t].partner = UINT32_MAX; }
   /* hard assignment and per-base evidence */
   for (size_t c = 0; c < ncls; c++) {
@@ -222,7 +228,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       bg_worker_t *w = &ws[refs[i].w];
       const bg_unit_t *u = &w->units[refs[i].u];
       int n1, n2;
-      if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+      if (bg_worker_unit_alns(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
       g->reads++;
       /* the most abundant other allele this fragment also aligns to (within the pair slack) */
       for (int k = 0; k < n1 + n2; k++) {
@@ -252,7 +258,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     bg_worker_t *w = &ws[refs[i].w];
     const bg_unit_t *u = &w->units[refs[i].u];
     int n1, n2;
-    if (bg_worker_remap(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+    if (bg_worker_unit_alns(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
     const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
     for (int k = 0; k < n1 + n2; k++) {
       const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];

@@ -14,6 +14,8 @@ typedef struct bg_unit_t {
   uint16_t set_n;
   uint8_t kind;          /* BG_KIND_* */
   uint8_t mates;         /* bit 0: R1 supports the set, bit 1: R2 */
+  uint16_t an1, an2;     /* the mates' alignments (within the slack) kept from mapping */
+  uint32_t aln_off;      /* into the worker's alns */
 } bg_unit_t;
 
 typedef struct bg_worker_t {
@@ -23,6 +25,7 @@ typedef struct bg_worker_t {
   bg_unit_t *units; size_t n_units, cap_units;
   uint32_t *sets; size_t n_sets, cap_sets;
   bg_aln_t *a1, *a2; size_t cap_a1, cap_a2;
+  bg_aln_t *alns; size_t n_alns, cap_alns;  /* alignments of every unit, so later passes need not map again */
   uint64_t screened, mapped_pairs;
 } bg_worker_t;
 
@@ -30,8 +33,8 @@ void bg_worker_init(bg_worker_t *w, const bg_db_t *db);
 void bg_worker_free(bg_worker_t *w);
 /** Maps one pair in both universes and records its units. 0 on success, -1 out of memory. */
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2);
-/** Maps both mates of a unit again (deterministic) into w->a1 / w->a2; returns counts via n1/n2. */
-int bg_worker_remap(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2);
+/** The unit's mates' alignments as found when it was mapped, copied into w->a1 / w->a2; counts via n1/n2. */
+int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2);
 
 struct bg_run_t {
   const bg_db_t *db;
