@@ -7,8 +7,10 @@
 #include "run.h"
 
 #define PAIR_SLACK (2 * BG_MISMATCH_COST)
-#define EM_MAX_ITER 2000
-#define EM_TOL 1e-12
+#define EM_MAX_ITER 10000
+#define EM_MIN_ITER 50
+#define EM_MIN_COUNT 1e-2
+#define EM_REL_CHANGE 1e-2
 
 void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
   memset(w, 0, sizeof *w);
@@ -197,14 +199,16 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       if (denom <= 0) continue;
       for (uint32_t k = 0; k < ur->n; k++) acc[ur->set[k]] += cnt * (theta[ur->set[k]] / db->targets[ur->set[k]].len) / denom;
     }
-    double delta = 0;
+    /* converged when every allele holding more than EM_MIN_COUNT fragments changes by less than
+     * EM_REL_CHANGE of its count (kallisto's rule; near-identical alleles approach zero only slowly) */
+    int moving = 0;
     for (uint32_t i = 0; i < nseen; i++) {
       uint32_t t = seen[i];
-      double nt = acc[t] / (double)n;
-      delta = fmax(delta, fabs(nt - theta[t]));
+      double nt = acc[t] / (double)n, c = nt * (double)n;
+      if (c > EM_MIN_COUNT && fabs(nt - theta[t]) * (double)n > EM_REL_CHANGE * c) moving = 1;
       theta[t] = nt;
     }
-    if (delta < EM_TOL) break;
+    if (!moving && it >= EM_MIN_ITER) break;
   }
   free(seen);
   for (uint32_t t = 0; t < db->n_targets; t++) { gs[t].em_count = theta[t] * (double)n; gs[t].partner = UINT32_MAX; }
