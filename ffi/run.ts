@@ -53,7 +53,7 @@ export interface RunOptions {
   minAlleleFreq?: number;
   /** Mutation: minimum alt reads (default 2). */
   minAltReads?: number;
-  /** Read pairs per batch (default 16384). */
+  /** Read pairs per batch (default 4096). */
   batchPairs?: number;
 }
 

@@ -128,7 +128,7 @@ typedef struct bg_run_options_t {
   double min_depth;        /* PointFinder site call: minimum reads covering a site; default 3 */
   double min_allele_freq;  /* PointFinder: minimum alt-read fraction to report; default 0.05 */
   int32_t min_alt_reads;   /* PointFinder: minimum alt reads to report; default 2 */
-  int32_t batch_pairs;     /* read pairs per batch; default 16384 */
+  int32_t batch_pairs;     /* read pairs per batch; default 4096 */
 } bg_run_options_t;
 
 /** Fills defaults (field-standard thresholds). Thread-safe. */

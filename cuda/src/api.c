@@ -58,7 +58,7 @@ BG_API void bg_run_options_init(bg_run_options_t *o) {
   o->min_depth = 3.0;
   o->min_allele_freq = 0.05;
   o->min_alt_reads = 2;
-  o->batch_pairs = 16384;
+  o->batch_pairs = 4096; /* ~1.2 MB of bases: few fresh pages to fault in, still in cache when screened */
 }
 
 BG_API bg_status_t bg_run_options_check(const bg_run_options_t *o, char *msg, size_t n) {

@@ -234,6 +234,11 @@ void bg_screen_batch_ref(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
 void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
                          const uint32_t *off2, uint32_t n, uint8_t *flags);
 
+/** One read's sampled k-mer hashes (mixed canonical k-mers at the screen's positions), at most cap;
+ *  `readable` (>= len) bytes from s may be read (a batch's later reads), which spares copying the
+ *  read's tail; simd = 0 forces the scalar form (tests compare the two). Returns how many. */
+uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd);
+
 typedef struct bg_cuda_ctx_t bg_cuda_ctx_t;
 /** Creates a CUDA screening context on device_id (uploads the filter). */
 bg_status_t bg_cuda_ctx_new(bg_cuda_ctx_t **out, const bg_db_t *db, int device_id, char *err, size_t err_len,

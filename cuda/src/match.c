@@ -173,7 +173,10 @@ void bg_mapper_forget(bg_mapper_t *m) {
 }
 
 /* Seeds of a read (canonical k-mers every SEED_STRIDE positions, and the last one, that the index
- * holds), looked up once per read and kept for both universes in a two-read cache. */
+ * holds), looked up once per read and kept for both universes in a two-read cache. The occurrence
+ * lists are random accesses into a table far larger than the caches, so the lookups run in passes:
+ * the read's k-mers, then their slots (prefetching each one's occurrences), then the split of each
+ * seed's occurrences into its ResFinder and PointFinder parts. */
 static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t len) {
   for (int k = 0; k < 2; k++)
     if (m->cache[k].of == seq && m->cache[k].len == len) return &m->cache[k];
@@ -182,7 +185,11 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
   const bg_db_t *db = m->db;
   ss->of = NULL;
   ss->n = 0;
-  if (grow((void **)&ss->s, &ss->cap, len / SEED_STRIDE + 2, sizeof(bg_seed_t)) != 0) return NULL;
+  size_t most = len / SEED_STRIDE + 2;
+  if (grow((void **)&ss->s, &ss->cap, most, sizeof(bg_seed_t)) != 0) return NULL;
+  if (grow((void **)&m->keys, &m->cap_keys, 2 * most, sizeof(uint64_t)) != 0) return NULL;
+  uint64_t *canon = m->keys, *where = m->keys + most; /* canon later holds slot index + 1 (0: absent); where: rp | read_rev << 32 */
+  size_t n = 0;
   uint64_t fw = 0, rv = 0;
   uint32_t valid = 0, nrf = db->n_resfinder;
   for (uint32_t i = 0; i < len; i++) {
@@ -194,12 +201,22 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
     uint32_t rp = i + 1 - BG_K;
     if (rp % SEED_STRIDE != 0 && i + 1 != len) continue;
     int read_rev = rv < fw;
-    const bg_kslot_t *s = bg_index_find(db, read_rev ? rv : fw);
-    if (!s) continue;
+    canon[n] = read_rev ? rv : fw;
+    where[n] = rp | (uint64_t)read_rev << 32;
+    n++;
+  }
+  for (size_t j = 0; j < n; j++) {
+    const bg_kslot_t *s = bg_index_find(db, canon[j]);
+    canon[j] = s ? (uint64_t)(s - db->slots) + 1 : 0;
+    if (s) __builtin_prefetch(db->occs + s->start + s->count / 2);
+  }
+  for (size_t j = 0; j < n; j++) {
+    if (!canon[j]) continue;
+    const bg_kslot_t *s = &db->slots[canon[j] - 1];
     const bg_occ_t *o = db->occs + s->start;
     uint32_t l = 0, h = s->count;
     while (l < h) { uint32_t mid = (l + h) / 2; if (o[mid].target < nrf) l = mid + 1; else h = mid; }
-    ss->s[ss->n++] = (bg_seed_t){s->start, s->count, rp, (uint32_t)read_rev, l};
+    ss->s[ss->n++] = (bg_seed_t){s->start, s->count, (uint32_t)where[j], (uint32_t)(where[j] >> 32), l};
   }
   ss->of = seq; ss->len = len;
   return ss;

@@ -43,7 +43,7 @@
 
 /* Tunables; the fuzz build shrinks them to exercise block boundaries. */
 #ifndef BG_READER_BLOCK_SIZE
-#define BG_READER_BLOCK_SIZE ((size_t)4 << 20)  /* decompressed bytes per ring block */
+#define BG_READER_BLOCK_SIZE ((size_t)1 << 20)  /* decompressed bytes per ring block */
 #endif
 #ifndef BG_READER_INPUT_SIZE
 #define BG_READER_INPUT_SIZE ((size_t)1 << 20)  /* bytes per read() of the compressed file */

@@ -1,5 +1,7 @@
 /* screen.c — CPU twin of the CUDA screen (screen.cu): the cheap k-mer Bloom test that decides which
  * read pairs are worth mapping. Both call bg_screen_read from internal.h, so they agree exactly. */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -60,28 +62,123 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
   return n;
 }
 
-/* CPU form: the same decision (sampled k-mers of R1 and R2 in the filter >= BG_SCREEN_NEED), with the
- * filter words of a whole pair prefetched before they are tested, so the cache misses overlap. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define BG_SCREEN_SIMD 1
+/* AVX2 form of sample_kmers for reads of BG_K..BG_SIMD_MAX_LEN bases. Packs the read to 2 bits a base,
+ * 32 bases per step (maddubs/madd gather four codes into a byte), twice: first base in the high bits
+ * (a big-endian load of 8 bytes is the forward k-mer) and first base in the low bits (a little-endian
+ * load, complemented, is the reverse complement). Returns UINT32_MAX when the read holds an N (the
+ * caller takes the scalar path, which restarts k-mers after it). */
+#define BG_SIMD_MAX_LEN 512u
+_Static_assert(BG_SCREEN_STRIDE % 4 == 0, "sampled k-mers must start on a packed byte");
+__attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
+                                                                 uint64_t *out, uint32_t cap) {
+  uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 16], lo_first[BG_SIMD_MAX_LEN / 4 + 16];
+  const __m256i three = _mm256_set1_epi8(3);
+  const __m256i w1h = _mm256_set1_epi16(0x0104), w2h = _mm256_set1_epi32(0x00010010); /* 64a+16b+4c+d */
+  const __m256i w1l = _mm256_set1_epi16(0x0401), w2l = _mm256_set1_epi32(0x00100001); /* a+4b+16c+64d */
+  const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  uint32_t bad = 0, i = 0;
+  for (; i < len; i += 32) {
+    __m256i v;
+    uint32_t keep = 0xffffffffu; /* bases of this read among the 32 loaded */
+    if (i + 32 <= readable) {
+      v = _mm256_loadu_si256((const __m256i *)(s + i));
+      if (i + 32 > len) keep = (1u << (len - i)) - 1; /* the rest is the next read's: never in a k-mer */
+    } else {
+      uint8_t tail[32];
+      memset(tail, 'A', sizeof tail);
+      memcpy(tail, s + i, len - i);
+      v = _mm256_loadu_si256((const __m256i *)tail);
+    }
+    bad |= (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 4)) & keep; /* bit 3: only N has it */
+    __m256i code = _mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(v, _mm256_srli_epi16(v, 1)), 1), three);
+    __m256i qh = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1h), w2h), gather);
+    __m256i ql = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1l), w2l), gather);
+    uint32_t x;
+    x = (uint32_t)_mm256_extract_epi32(qh, 0); memcpy(hi_first + i / 4, &x, 4);
+    x = (uint32_t)_mm256_extract_epi32(qh, 4); memcpy(hi_first + i / 4 + 4, &x, 4);
+    x = (uint32_t)_mm256_extract_epi32(ql, 0); memcpy(lo_first + i / 4, &x, 4);
+    x = (uint32_t)_mm256_extract_epi32(ql, 4); memcpy(lo_first + i / 4 + 4, &x, 4);
+  }
+  if (bad) return UINT32_MAX;
+  memset(hi_first + i / 4, 0, 8); /* the last loads may reach past the packed bases */
+  memset(lo_first + i / 4, 0, 8);
+  uint32_t n = (len - BG_K) / BG_SCREEN_STRIDE + 1;
+  if (n > cap) n = cap;
+  for (uint32_t t = 0; t < n; t++) {
+    uint64_t a, b;
+    memcpy(&a, hi_first + t * (BG_SCREEN_STRIDE / 4), 8);
+    memcpy(&b, lo_first + t * (BG_SCREEN_STRIDE / 4), 8);
+    uint64_t fw = __builtin_bswap64(a) >> (64 - 2 * BG_K), rv = ~b & BG_KMASK;
+    out[t] = bg_mix64(fw < rv ? fw : rv);
+  }
+  return n;
+}
+static int simd_ok(void) {
+  static _Atomic int ok = -1;
+  int v = atomic_load_explicit(&ok, memory_order_relaxed);
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx2") && getenv("BIOGPU_NO_SIMD") == NULL;
+    atomic_store_explicit(&ok, v, memory_order_relaxed);
+  }
+  return v;
+}
+#endif
+
+/* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
+uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
+#ifdef BG_SCREEN_SIMD
+  if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && simd_ok()) {
+    uint32_t n = sample_kmers_avx2(s, len, readable, out, cap);
+    if (n != UINT32_MAX) return n;
+  }
+#else
+  (void)simd; (void)readable;
+#endif
+  return sample_kmers(s, len, out, cap);
+}
+
+/* CPU form: the same decision (sampled k-mers of R1 and R2 in the filter >= BG_SCREEN_NEED). The filter
+ * words of pair i + 1 are prefetched before pair i is tested, so the cache misses overlap with work. */
 void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
                          const uint32_t *off2, uint32_t n, uint8_t *flags) {
-  uint64_t h[512];
+  uint64_t h[2][512];
+  uint32_t k[2] = {0, 0};
   const uint64_t *words = db->filter, mask = db->filter_mask;
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t l1 = off1[i + 1] - off1[i], l2 = off2[i + 1] - off2[i];
-    if (l1 + l2 > 8 * 256) { /* very long reads: the reference path */
-      bg_screen_batch_ref(db, seq1, off1 + i, seq2, off2 + i, 1, flags + i);
-      continue;
+  for (uint32_t i = 0; i <= n; i++) {
+    uint64_t *cur = h[i & 1];
+    k[i & 1] = 0;
+    if (i < n) { /* sample and prefetch pair i */
+      uint32_t l1 = off1[i + 1] - off1[i], l2 = off2[i + 1] - off2[i];
+      if (i + 4 < n) { /* the bases of pair i + 4, which the last stage wrote long ago */
+        for (uint32_t b = off1[i + 4]; b < off1[i + 5]; b += 64) __builtin_prefetch(seq1 + b);
+        for (uint32_t b = off2[i + 4]; b < off2[i + 5]; b += 64) __builtin_prefetch(seq2 + b);
+      }
+      if (l1 + l2 > 8 * 256) { /* very long reads: the reference path */
+        bg_screen_batch_ref(db, seq1, off1 + i, seq2, off2 + i, 1, flags + i);
+        k[i & 1] = UINT32_MAX;
+      } else {
+        uint32_t c = bg_screen_sample(seq1 + off1[i], l1, off1[n] - off1[i], cur, 512, 1);
+        c += bg_screen_sample(seq2 + off2[i], l2, off2[n] - off2[i], cur + c, 512 - c, 1);
+        for (uint32_t j = 0; j < c; j++) __builtin_prefetch(&words[cur[j] & mask]);
+        k[i & 1] = c;
+      }
     }
-    uint32_t k = sample_kmers(seq1 + off1[i], l1, h, 512);
-    k += sample_kmers(seq2 + off2[i], l2, h + k, 512 - k);
-    for (uint32_t j = 0; j < k; j++) __builtin_prefetch(&words[h[j] & mask]);
-    int hits = 0;
-    for (uint32_t j = 0; j < k && hits < BG_SCREEN_NEED; j++) {
-      uint64_t wi, m;
-      bg_filter_add_bits(h[j], &wi, &m, mask);
-      hits += (words[wi] & m) == m;
+    if (i > 0 && k[(i - 1) & 1] != UINT32_MAX) { /* test pair i - 1 */
+      const uint64_t *prev = h[(i - 1) & 1];
+      uint32_t c = k[(i - 1) & 1];
+      int hits = 0;
+      for (uint32_t j = 0; j < c && hits < BG_SCREEN_NEED; j++) {
+        uint64_t wi, m;
+        bg_filter_add_bits(prev[j], &wi, &m, mask);
+        hits += (words[wi] & m) == m;
+      }
+      flags[i - 1] = hits >= BG_SCREEN_NEED;
     }
-    flags[i] = hits >= BG_SCREEN_NEED;
   }
 }
 

@@ -562,7 +562,8 @@ static void test_truncated_gzip_is_corrupt_gzip(void) {
   buf_t m = {0};
   gz_bgzf(&m, &r1, 50000);
   const char *p2 = write_file("trunc2_R2.bgz", m.p, m.n - sizeof BGZF_EOF - 3);
-  expect_error(g_ok1, p2, BG_ERR_CORRUPT_GZIP, "Cannot read R2", "truncated", p2, NULL);
+  /* its mate is the intact R1, so the truncation is the only fault, whatever the ring's block size */
+  expect_error(write_file("trunc2_R1.fastq", r1.p, r1.n), p2, BG_ERR_CORRUPT_GZIP, "Cannot read R2", "truncated", p2, NULL);
   const char *p3 = write_file("magic_R1.gz", "\x1f\x8b", 2);
   expect_error(p3, g_ok2, BG_ERR_CORRUPT_GZIP, "truncated", p3, NULL);
   buf_free(&r1), buf_free(&r2), buf_free(&z), buf_free(&m);

@@ -51,7 +51,7 @@ export const ANALYZE_FLAGS = {
     placeholder: "N",
     help: "Mutation minimum alt reads (default 2)",
   },
-  "batch-pairs": { type: "integer", min: 1, placeholder: "N", help: "Read pairs per batch (default 16384)" },
+  "batch-pairs": { type: "integer", min: 1, placeholder: "N", help: "Read pairs per batch (default 4096)" },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The success summary printed on stdout. */
