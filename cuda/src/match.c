@@ -364,6 +364,20 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   return (int)uniq;
 }
 
+void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, uint32_t *cnt, bg_col_fn fn,
+                    void *ctx) {
+  if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return; }
+  const bg_target_t *tg = &m->db->targets[a->target];
+  const uint8_t *q = oriented(m, seq, len, a->strand);
+  if (!q) return;
+  int64_t s = a->diag < 0 ? -(int64_t)a->diag : 0;
+  int64_t e = (int64_t)tg->len - a->diag;
+  if (e > len) e = len;
+  uint32_t *c = cnt + (int64_t)a->diag * 5;
+  for (int64_t i = s; i < e; i++) /* reads are normalised: A C G T -> 0..3 by two bits; N is not counted */
+    if (q[i] != 'N') c[i * 5 + (((uint32_t)q[i] >> 1 ^ (uint32_t)q[i] >> 2) & 3)]++;
+}
+
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
   const bg_db_t *db = m->db;
   const bg_target_t *tg = &db->targets[a->target];

@@ -11,15 +11,21 @@
 #define EM_MIN_ITER 50
 #define EM_MIN_COUNT 1e-2
 #define EM_REL_CHANGE 1e-2
+#define BG_UNIT_ALNS_MAX 32  /* alignments kept explicitly per unit (see bg_worker_add_unit) */
+enum { UNIT_EXPLICIT = 0, UNIT_COMPACT = 1, UNIT_REMAP = 2 };
 
 void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
   memset(w, 0, sizeof *w);
   bg_mapper_init(&w->m, db);
+  /* BIOGPU_UNIT_ALNS=explicit|remap forces one way of keeping alignments, so that tests can show all three
+   * give the same results */
+  const char *f = getenv("BIOGPU_UNIT_ALNS");
+  w->unit_form = !f ? -1 : !strcmp(f, "explicit") ? UNIT_EXPLICIT : !strcmp(f, "remap") ? UNIT_REMAP : -1;
 }
 
 void bg_worker_free(bg_worker_t *w) {
   bg_mapper_free(&w->m);
-  free(w->seqs); free(w->units); free(w->sets); free(w->a1); free(w->a2); free(w->alns);
+  free(w->seqs); free(w->units); free(w->sets); free(w->set_tab); free(w->a1); free(w->a2); free(w->alns);
   memset(w, 0, sizeof *w);
 }
 
@@ -38,22 +44,106 @@ static int cmp_u32(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
+/* The offset of the sorted set `cand` (n ids, written at the end of w->sets) among the worker's distinct
+ * sets: an equal set stored earlier is shared, else cand is kept. Fragments of one gene region share a
+ * few sets, so a family of hundreds of alleles costs its set once, not once a fragment. -1: no memory. */
+static int64_t intern_set(bg_worker_t *w, const uint32_t *cand, uint32_t n) {
+  if ((w->set_tab_n + 1) * 2 > w->set_tab_cap) {
+    size_t cap = w->set_tab_cap ? w->set_tab_cap * 2 : 1024;
+    bg_set_slot_t *tab = calloc(cap, sizeof *tab);
+    if (!tab) return -1;
+    for (size_t i = 0; i < w->set_tab_cap; i++) {
+      if (!w->set_tab[i].hash) continue;
+      size_t j = w->set_tab[i].hash & (cap - 1);
+      while (tab[j].hash) j = (j + 1) & (cap - 1);
+      tab[j] = w->set_tab[i];
+    }
+    free(w->set_tab);
+    w->set_tab = tab;
+    w->set_tab_cap = cap;
+  }
+  uint64_t h = bg_mix64(n);
+  for (uint32_t i = 0; i < n; i++) h = bg_mix64(h ^ cand[i]);
+  h |= 1;
+  size_t j = h & (w->set_tab_cap - 1);
+  for (; w->set_tab[j].hash; j = (j + 1) & (w->set_tab_cap - 1)) {
+    const bg_set_slot_t *e = &w->set_tab[j];
+    if (e->hash == h && e->n == n && memcmp(w->sets + e->off, cand, n * sizeof *cand) == 0) return e->off;
+  }
+  if (w->n_sets + n > UINT32_MAX) return -1;
+  w->set_tab[j] = (bg_set_slot_t){h, (uint32_t)w->n_sets, n};
+  w->set_tab_n++;
+  w->n_sets += n;
+  return w->set_tab[j].off;
+}
+
+/* Whether a mate's alignments are all ungapped on one strand (a family's alleles). */
+static int uniform(const bg_aln_t *a, uint32_t n) {
+  for (uint32_t k = 0; k < n; k++)
+    if (a[k].gapped || a[k].strand != a[0].strand) return 0;
+  return 1;
+}
+
+/* A mate's alignments in the compact form: a header entry with the strand, the first diagonal, the offset
+ * of the interned list of targets (.target) and that of the other diagonals relative to the first (.mism;
+ * .alen = 1 when there is one). The relative diagonals depend on the alleles, not on the read, so the
+ * fragments of a gene region share both lists. -1: no memory. */
+static int compact_mate(bg_worker_t *w, const bg_aln_t *a, uint32_t n, bg_aln_t *head) {
+  *head = (bg_aln_t){.strand = n ? a[0].strand : 0, .diag = n ? a[0].diag : 0};
+  if (grow((void **)&w->sets, &w->cap_sets, w->n_sets + n, sizeof *w->sets) != 0) return -1;
+  uint32_t *cand = w->sets + w->n_sets;
+  int same = 1;
+  for (uint32_t k = 0; k < n; k++) {
+    cand[k] = a[k].target; /* in target order already */
+    same &= a[k].diag == a[0].diag;
+  }
+  int64_t off = intern_set(w, cand, n);
+  if (off < 0) return -1;
+  head->target = (uint32_t)off;
+  if (same) return 0;
+  if (grow((void **)&w->sets, &w->cap_sets, w->n_sets + n, sizeof *w->sets) != 0) return -1;
+  cand = w->sets + w->n_sets;
+  for (uint32_t k = 0; k < n; k++) cand[k] = (uint32_t)(a[k].diag - a[0].diag);
+  if ((off = intern_set(w, cand, n)) < 0) return -1;
+  head->mism = (uint32_t)off;
+  head->alen = 1;
+  return 0;
+}
+
+/*
+ * Records a fragment's unit. Its mates' alignments are kept for the evidence and site passes in one of
+ * three forms: explicit (up to BG_UNIT_ALNS_MAX); compact, when each mate's alignments are ungapped on one
+ * strand (a read of a family of hundreds of near-identical alleles); else none, and the mates are mapped
+ * again when needed. Explicit alignments to hundreds of alleles would cost kilobytes a fragment.
+ */
+int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
                     const uint32_t *set, uint32_t n, int n1, int n2) {
   if (n == 0) return 0;
   if (n > 65535) n = 65535;
   uint32_t an1 = (mates & 1) ? (uint32_t)n1 : 0, an2 = (mates & 2) ? (uint32_t)n2 : 0;
+  uint8_t form = UNIT_EXPLICIT;
+  if (an1 + an2 > BG_UNIT_ALNS_MAX) form = uniform(w->a1, an1) && uniform(w->a2, an2) ? UNIT_COMPACT : UNIT_REMAP;
+  if (w->unit_form >= 0 && (an1 + an2 > BG_UNIT_ALNS_MAX || w->unit_form == UNIT_REMAP)) form = (uint8_t)w->unit_form;
+  uint32_t stored = form == UNIT_EXPLICIT ? an1 + an2 : form == UNIT_COMPACT ? 2 : 0;
+  if (w->n_alns + stored >= UINT32_MAX) form = UNIT_REMAP, stored = 0;
   if (grow((void **)&w->units, &w->cap_units, w->n_units + 1, sizeof *w->units) != 0) return -1;
   if (grow((void **)&w->sets, &w->cap_sets, w->n_sets + n, sizeof *w->sets) != 0) return -1;
-  if (grow((void **)&w->alns, &w->cap_alns, w->n_alns + an1 + an2, sizeof *w->alns) != 0) return -1;
-  memcpy(w->sets + w->n_sets, set, n * sizeof *set);
-  qsort(w->sets + w->n_sets, n, sizeof *set, cmp_u32);
-  memcpy(w->alns + w->n_alns, w->a1, an1 * sizeof *w->alns);
-  memcpy(w->alns + w->n_alns + an1, w->a2, an2 * sizeof *w->alns);
-  w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)w->n_sets, (uint16_t)n, kind, mates,
-                                       (uint16_t)an1, (uint16_t)an2, (uint32_t)w->n_alns};
-  w->n_sets += n;
-  w->n_alns += an1 + an2;
+  if (grow((void **)&w->alns, &w->cap_alns, w->n_alns + stored, sizeof *w->alns) != 0) return -1;
+  uint32_t *cand = w->sets + w->n_sets;
+  memcpy(cand, set, n * sizeof *set);
+  qsort(cand, n, sizeof *set, cmp_u32);
+  int64_t set_off = intern_set(w, cand, n);
+  if (set_off < 0) return -1;
+  uint32_t aln_off = (uint32_t)w->n_alns;
+  if (form == UNIT_EXPLICIT) {
+    memcpy(w->alns + w->n_alns, w->a1, an1 * sizeof *w->alns);
+    memcpy(w->alns + w->n_alns + an1, w->a2, an2 * sizeof *w->alns);
+  } else if (form == UNIT_COMPACT) {
+    if (compact_mate(w, w->a1, an1, &w->alns[aln_off]) != 0 || compact_mate(w, w->a2, an2, &w->alns[aln_off + 1]) != 0) return -1;
+  } else aln_off = UINT32_MAX;
+  w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)set_off, (uint16_t)n, kind,
+                                       (uint8_t)(mates | form << 2), (uint16_t)an1, (uint16_t)an2, aln_off};
+  w->n_alns += stored;
   return 0;
 }
 
@@ -106,23 +196,46 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
         }
       }
       if (k) {
-        if (add_unit(w, seq_off, l1, l2, kind, 3, ids, k, n1, n2) != 0) return -1;
+        if (bg_worker_add_unit(w, seq_off, l1, l2, kind, 3, ids, k, n1, n2) != 0) return -1;
         continue;
       }
     }
-    if (n1 > 0 && add_unit(w, seq_off, l1, l2, kind, 1, ids, best_set(w->a1, n1, ids), n1, n2) != 0) return -1;
-    if (n2 > 0 && add_unit(w, seq_off, l1, l2, kind, 2, ids, best_set(w->a2, n2, ids), n1, n2) != 0) return -1;
+    if (n1 > 0 && bg_worker_add_unit(w, seq_off, l1, l2, kind, 1, ids, best_set(w->a1, n1, ids), n1, n2) != 0) return -1;
+    if (n2 > 0 && bg_worker_add_unit(w, seq_off, l1, l2, kind, 2, ids, best_set(w->a2, n2, ids), n1, n2) != 0) return -1;
   }
   return 0;
 }
 
 int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
-  (void)seqs;
   bg_mapper_forget(&w->m); /* cached per-read state may name a buffer that has since been reused */
+  uint32_t form = u->mates >> 2, mates = u->mates & 3;
   if (grow((void **)&w->a1, &w->cap_a1, (size_t)u->an1 + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
-  memcpy(w->a1, w->alns + u->aln_off, u->an1 * sizeof(bg_aln_t));
-  memcpy(w->a2, w->alns + u->aln_off + u->an1, u->an2 * sizeof(bg_aln_t));
+  if (form == UNIT_REMAP) { /* not kept (see bg_worker_add_unit): map the mates again, as when the unit was made */
+    const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
+    int k1 = (mates & 1) ? bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK) : 0;
+    if (k1 < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)k1 + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a1, w->m.alns, (size_t)k1 * sizeof(bg_aln_t));
+    int k2 = (mates & 2) ? bg_map_read(&w->m, s2, u->len2, u->kind, PAIR_SLACK) : 0;
+    if (k2 < 0 || grow((void **)&w->a2, &w->cap_a2, (size_t)k2 + 1, sizeof(bg_aln_t)) != 0) return -1;
+    memcpy(w->a2, w->m.alns, (size_t)k2 * sizeof(bg_aln_t));
+    *n1 = k1;
+    *n2 = k2;
+    return 0;
+  }
+  if (form == UNIT_COMPACT) { /* targets, with the mate's shared strand and diagonal (scores are not needed) */
+    for (int m = 0; m < 2; m++) {
+      const bg_aln_t *h = &w->alns[u->aln_off + (uint32_t)m];
+      bg_aln_t *out = m ? w->a2 : w->a1;
+      uint32_t n = m ? u->an2 : u->an1;
+      for (uint32_t k = 0; k < n; k++)
+        out[k] = (bg_aln_t){.target = w->sets[h->target + k], .strand = h->strand,
+                            .diag = h->alen ? h->diag + (int32_t)w->sets[h->mism + k] : h->diag};
+    }
+  } else {
+    memcpy(w->a1, w->alns + u->aln_off, u->an1 * sizeof(bg_aln_t));
+    memcpy(w->a2, w->alns + u->aln_off + u->an1, u->an2 * sizeof(bg_aln_t));
+  }
   *n1 = u->an1;
   *n2 = u->an2;
   return 0;
@@ -240,8 +353,8 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
         if (o != bt && (g->partner == UINT32_MAX || theta[o] > theta[g->partner] || (theta[o] == theta[g->partner] && o < g->partner))) g->partner = o;
       }
       const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
-      for (int k = 0; k < n1; k++) if (w->a1[k].target == bt) { bg_align_walk(&w->m, s1, u->len1, &w->a1[k], count_col, &cc); break; }
-      for (int k = 0; k < n2; k++) if (w->a2[k].target == bt) { bg_align_walk(&w->m, s2, u->len2, &w->a2[k], count_col, &cc); break; }
+      for (int k = 0; k < n1; k++) if (w->a1[k].target == bt) { bg_align_count(&w->m, s1, u->len1, &w->a1[k], cc.cnt, count_col, &cc); break; }
+      for (int k = 0; k < n2; k++) if (w->a2[k].target == bt) { bg_align_count(&w->m, s2, u->len2, &w->a2[k], cc.cnt, count_col, &cc); break; }
     }
   }
   free(cls);
@@ -268,8 +381,8 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
       if (!gs[a->target].support) continue;
       col_ctx_t cc = {gs[a->target].support};
-      if (k < n1) bg_align_walk(&w->m, s1, u->len1, a, count_col, &cc);
-      else bg_align_walk(&w->m, s2, u->len2, a, count_col, &cc);
+      if (k < n1) bg_align_count(&w->m, s1, u->len1, a, cc.cnt, count_col, &cc);
+      else bg_align_count(&w->m, s2, u->len2, a, cc.cnt, count_col, &cc);
     }
   }
   for (uint32_t t = 0; t < db->n_targets; t++) {

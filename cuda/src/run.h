@@ -6,6 +6,9 @@
 #include <string.h>
 #include "internal.h"
 
+/** Interning table entry: a distinct target set in a worker's sets (hash 0 = empty). */
+typedef struct bg_set_slot_t { uint64_t hash; uint32_t off, n; } bg_set_slot_t;
+
 /** A fragment's hits in one universe: a set of equally good targets and which mates support it. */
 typedef struct bg_unit_t {
   uint64_t seq_off;      /* R1 then R2 bases in the worker's seqs buffer */
@@ -13,9 +16,9 @@ typedef struct bg_unit_t {
   uint32_t set_off;      /* into the worker's sets */
   uint16_t set_n;
   uint8_t kind;          /* BG_KIND_* */
-  uint8_t mates;         /* bit 0: R1 supports the set, bit 1: R2 */
-  uint16_t an1, an2;     /* the mates' alignments (within the slack) kept from mapping */
-  uint32_t aln_off;      /* into the worker's alns */
+  uint8_t mates;         /* bit 0: R1 supports the set, bit 1: R2; bits 2-3: how alignments are kept */
+  uint16_t an1, an2;     /* the mates' alignments (within the slack) found when mapping */
+  uint32_t aln_off;      /* into the worker's alns (explicit, or two compact headers); UINT32_MAX: none */
 } bg_unit_t;
 
 typedef struct bg_worker_t {
@@ -23,16 +26,24 @@ typedef struct bg_worker_t {
   bg_cuda_ctx_t *cuda;
   uint8_t *seqs; size_t n_seqs, cap_seqs;
   bg_unit_t *units; size_t n_units, cap_units;
-  uint32_t *sets; size_t n_sets, cap_sets;
+  uint32_t *sets; size_t n_sets, cap_sets;  /* target sets, each stored once (units share equal sets) */
+  struct bg_set_slot_t *set_tab; size_t set_tab_cap, set_tab_n;
   bg_aln_t *a1, *a2; size_t cap_a1, cap_a2;
   bg_aln_t *alns; size_t n_alns, cap_alns;  /* alignments of every unit, so later passes need not map again */
   uint64_t screened, mapped_pairs;
+  int unit_form;  /* -1: choose per unit (see add_unit); else every large unit in this form (tests) */
 } bg_worker_t;
 
 void bg_worker_init(bg_worker_t *w, const bg_db_t *db);
 void bg_worker_free(bg_worker_t *w);
 /** Maps one pair in both universes and records its units. 0 on success, -1 out of memory. */
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2);
+/**
+ * Records a unit: the fragment's bases at seq_off, the sorted-on-the-way target set (n ids), which mates
+ * support it, and the mates' alignments, taken from w->a1 (n1) and w->a2 (n2). 0, or -1 out of memory.
+ */
+int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
+                       const uint32_t *set, uint32_t n, int n1, int n2);
 /** The unit's mates' alignments as found when it was mapped, copied into w->a1 / w->a2; counts via n1/n2. */
 int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "run.h"
 
 static int passed, failed;
 #define CHECK(cond, ...)                                   \
@@ -183,6 +184,54 @@ int main(void) {
     }
     CHECK(same, "SIMD and scalar k-mer samplers agree on reads of 0..539 bases, with and without N");
     CHECK(total > 50000, "the samplers sampled k-mers (%d)", total);
+  }
+
+  /* a unit's alignments come back as they were stored, in each of the three forms */
+  {
+    bg_worker_t w;
+    bg_worker_init(&w, db);
+    w.unit_form = -1;
+    w.a1 = calloc(64, sizeof *w.a1); w.a2 = calloc(64, sizeof *w.a2);
+    w.cap_a1 = w.cap_a2 = 64;
+    bg_aln_t in1[40], in2[3];
+    for (uint32_t k = 0; k < 40; k++) in1[k] = (bg_aln_t){.target = 3 * k + 1, .score = 280, .strand = 1, .diag = 17 + (int32_t)(k % 3) - 1};
+    for (uint32_t k = 0; k < 3; k++) in2[k] = (bg_aln_t){.target = 3 * k + 1, .score = 270, .strand = 0, .diag = -5};
+    uint32_t set[3] = {7, 1, 4};
+    int ok = 1;
+    for (int rep = 0; rep < 2; rep++) { /* compact: 43 ungapped alignments, one strand per mate */
+      memcpy(w.a1, in1, sizeof in1); memcpy(w.a2, in2, sizeof in2);
+      size_t sets_before = w.n_sets;
+      ok &= bg_worker_add_unit(&w, 0, 100, 100, BG_KIND_RESFINDER, 3, set, 3, 40, 3) == 0;
+      const bg_unit_t *u = &w.units[w.n_units - 1];
+      ok &= (u->mates >> 2) == 1 && (u->mates & 3) == 3;
+      ok &= w.sets[u->set_off] == 1 && w.sets[u->set_off + 1] == 4 && w.sets[u->set_off + 2] == 7;
+      if (rep == 1) ok &= w.n_sets == sets_before; /* the second equal unit shares every list */
+      int n1 = 0, n2 = 0;
+      memset(w.a1, 0, 64 * sizeof *w.a1); memset(w.a2, 0, 64 * sizeof *w.a2);
+      ok &= bg_worker_unit_alns(&w, u, (const uint8_t *)"", &n1, &n2) == 0 && n1 == 40 && n2 == 3;
+      for (int k = 0; k < n1; k++) ok &= w.a1[k].target == in1[k].target && w.a1[k].strand == 1 && w.a1[k].diag == in1[k].diag && !w.a1[k].gapped;
+      for (int k = 0; k < n2; k++) ok &= w.a2[k].target == in2[k].target && w.a2[k].strand == 0 && w.a2[k].diag == -5 && !w.a2[k].gapped;
+    }
+    CHECK(ok, "compact form: targets, strands and diagonals come back; equal units share storage");
+    /* explicit: few alignments come back whole, scores included */
+    memcpy(w.a1, in1, 5 * sizeof *in1); memcpy(w.a2, in2, sizeof in2);
+    ok = bg_worker_add_unit(&w, 0, 100, 100, BG_KIND_RESFINDER, 1, set, 3, 5, 3) == 0;
+    const bg_unit_t *u = &w.units[w.n_units - 1];
+    int n1 = 0, n2 = 0;
+    ok &= (u->mates >> 2) == 0 && bg_worker_unit_alns(&w, u, (const uint8_t *)"", &n1, &n2) == 0 && n1 == 5 && n2 == 0;
+    for (int k = 0; k < n1; k++) ok &= memcmp(&w.a1[k], &in1[k], sizeof *in1) == 0;
+    CHECK(ok, "explicit form: the supporting mate's alignments come back whole");
+    /* a gapped alignment among many: not kept, the mates are mapped again (here: bases that map nowhere) */
+    memcpy(w.a1, in1, sizeof in1); memcpy(w.a2, in2, sizeof in2);
+    w.a1[7].gapped = 1;
+    static uint8_t bases[200];
+    memset(bases, 'A', sizeof bases);
+    ok = bg_worker_add_unit(&w, 0, 100, 100, BG_KIND_RESFINDER, 3, set, 3, 40, 3) == 0;
+    u = &w.units[w.n_units - 1];
+    ok &= (u->mates >> 2) == 2 && u->aln_off == UINT32_MAX;
+    ok &= bg_worker_unit_alns(&w, u, bases, &n1, &n2) == 0 && n1 == 0 && n2 == 0;
+    CHECK(ok, "a unit with a gapped alignment among many is mapped again");
+    bg_worker_free(&w);
   }
 
   /* save / load round trip */
