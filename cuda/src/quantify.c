@@ -358,11 +358,34 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     }
   }
   free(cls);
-  /* support: for every allele with fragments (and its partner), the bases of ALL fragments that
-   * align to it within the slack, not only those assigned to it. An allele whose own bases are
-   * missing from that pileup where its partner's are present is not what the reads support. */
+  /* coverage and identity of every allele with fragments, against the reporting thresholds */
   for (uint32_t t = 0; t < db->n_targets; t++) {
-    if (!gs[t].reads) continue;
+    bg_gene_stat_t *g = &gs[t];
+    if (!g->cnt || !g->reads) continue;
+    const bg_target_t *tg = &db->targets[t];
+    const char *ref = bg_tseq(db, tg);
+    uint64_t covered = 0, agree = 0;
+    for (uint32_t i = 0; i < tg->len; i++) {
+      const uint32_t *c = g->cnt + (size_t)i * 5;
+      uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
+      if (!d) continue;
+      covered++;
+      g->depth_sum += d;
+      int rk = bg_base_code((uint8_t)ref[i]);
+      uint32_t best = 0;
+      for (int k = 0; k < 5; k++) if (c[k] > best) best = c[k];
+      if (rk < 4 && c[rk] == best) agree++;
+    }
+    g->coverage = 100.0 * (double)covered / tg->len;
+    g->identity = covered ? 100.0 * (double)agree / (double)covered : 0;
+    g->candidate = g->coverage + 1e-9 >= r->opts.min_coverage && g->identity + 1e-9 >= r->opts.min_identity &&
+                   !(g->partner != UINT32_MAX && (double)g->reads < BG_SHADOW_RATIO * gs[g->partner].reads);
+  }
+  /* support: for every candidate allele and its partner, the bases of ALL fragments that align to it
+   * within the slack, not only those assigned to it. A candidate whose own bases are missing from that
+   * pileup where its partner's are present is not what the reads support (see bg_report). */
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    if (!gs[t].reads || !gs[t].candidate) continue;
     uint32_t want[2] = {t, gs[t].partner};
     for (int k = 0; k < 2; k++) {
       if (want[k] == UINT32_MAX || gs[want[k]].support) continue;

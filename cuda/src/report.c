@@ -46,27 +46,10 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   double rate_sum = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) {
     const bg_gene_stat_t *g = &gs[t];
-    if (!g->cnt || !g->reads) continue;
+    if (!g->cnt || !g->reads || !g->candidate) continue; /* thresholds and shadows: see quantify.c */
     const bg_target_t *tg = &db->targets[t];
-    const char *ref = bg_tseq(db, tg);
-    uint64_t covered = 0, depth_sum = 0, agree = 0;
-    for (uint32_t i = 0; i < tg->len; i++) {
-      const uint32_t *c = g->cnt + (size_t)i * 5;
-      uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
-      if (!d) continue;
-      covered++;
-      depth_sum += d;
-      int rk = bg_base_code((uint8_t)ref[i]);
-      uint32_t best = 0;
-      for (int k = 0; k < 5; k++) if (c[k] > best) best = c[k];
-      if (rk < 4 && c[rk] == best) agree++;
-    }
-    double coverage = 100.0 * (double)covered / tg->len;
-    double identity = covered ? 100.0 * (double)agree / (double)covered : 0;
-    if (coverage + 1e-9 < o->min_coverage || identity + 1e-9 < o->min_identity) continue;
-    if (g->partner != UINT32_MAX && (double)g->reads < BG_SHADOW_RATIO * gs[g->partner].reads) continue;
     if (g->partner != UINT32_MAX && gs[g->partner].support && g->unsupported > gs[g->partner].unsupported) continue;
-    calls[nc] = (gene_call_t){t, identity, coverage, (double)depth_sum / tg->len, 0, 0};
+    calls[nc] = (gene_call_t){t, g->identity, g->coverage, (double)g->depth_sum / tg->len, 0, 0};
     calls[nc].rpkm = r->read_pairs ? (double)g->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
     rate_sum += (double)g->reads / tg->len;
     nc++;

@@ -81,6 +81,9 @@ typedef struct bg_gene_stat_t {
   uint32_t partner;       /* most abundant allele its fragments also align to, or UINT32_MAX */
   uint32_t *support;      /* len * 5: bases of every fragment aligning within the slack */
   uint32_t unsupported;   /* positions where the allele's own base lacks support in that pileup */
+  double coverage, identity; /* percent, from cnt */
+  uint64_t depth_sum;     /* bases in cnt */
+  int candidate;          /* passes the identity and coverage thresholds and is no partner's shadow */
 } bg_gene_stat_t;
 
 /** Per-site observations (call key -> reads). */
