@@ -330,7 +330,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
       size_t pick = SIZE_MAX;
       for (size_t c = 0; c < keep; c++) {
         const bg_aln_t *a = &m->alns[c];
-        if (a->gapped == 2) continue;
+        if (a->gapped) continue; /* tried already (2: improved, 3: ungapped kept) */
         if (pick == SIZE_MAX || (uint64_t)a->mism * m->alns[pick].alen < (uint64_t)m->alns[pick].mism * a->alen) pick = c;
       }
       if (pick == SIZE_MAX) break;
