@@ -209,6 +209,9 @@ void bg_mapper_forget(bg_mapper_t *m);
  * (0 = unmapped, -1 = out of memory). Alignments keep candidate order (target, strand).
  */
 int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack);
+/** Half-width of the band of gapped alignments: a read aligned at diagonal d covers target positions
+ *  within [d - BG_ALIGN_BAND, d + len + BG_ALIGN_BAND). */
+#define BG_ALIGN_BAND 12
 /** Score of one mismatch relative to a match (for slack computations). */
 #define BG_MISMATCH_COST 6
 

@@ -13,7 +13,7 @@
 #define MIN_SEEDS 8
 #define MAX_GAPPED 16   /* candidates given a gapped alignment when none aligns cleanly */
 #define MIN_ALIGNED 30
-#define BAND 12
+#define BAND BG_ALIGN_BAND
 #define SC_MATCH 2
 #define SC_MISM 4
 #define SC_GAP_OPEN 8   /* cost of the first gap base */

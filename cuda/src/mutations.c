@@ -90,6 +90,16 @@ static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
   for (uint32_t i = 0; i < c->n; i++) if (!c->sr[i].done) memset(&c->sr[i], 0, sizeof c->sr[i]);
 }
 
+/* Whether an alignment of a read of `len` bases can reach any of the target's sites (a site spans at most
+ * its position and the two after it; a gapped alignment stays within the band). Most fragments of a
+ * catalogued gene cover none of its few sites and are not walked. */
+static int reaches_site(const walk_ctx_t *c, const bg_aln_t *a, uint32_t len) {
+  int64_t lo = (int64_t)a->diag - BG_ALIGN_BAND - 1, hi = (int64_t)a->diag + len + BG_ALIGN_BAND + 1;
+  for (uint32_t i = 0; i < c->n; i++)
+    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 > lo && (int64_t)c->sites[i].tidx < hi) return 1;
+  return 0;
+}
+
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit) {
   const bg_db_t *db = r->db;
   uint32_t max_sites = 0;
@@ -112,8 +122,16 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
         if (!tg->n_sites) continue;
         memset(sr, 0, tg->n_sites * sizeof *sr);
         walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
-        for (int a = 0; a < n1; a++) if (w->a1[a].target == t) { bg_align_walk(&w->m, s1, u->len1, &w->a1[a], site_col, &c); flush(&c, obs, tg->first_site); break; }
-        for (int a = 0; a < n2; a++) if (w->a2[a].target == t) { bg_align_walk(&w->m, s2, u->len2, &w->a2[a], site_col, &c); flush(&c, obs, tg->first_site); break; }
+        for (int a = 0; a < n1; a++)
+          if (w->a1[a].target == t) {
+            if (reaches_site(&c, &w->a1[a], u->len1)) { bg_align_walk(&w->m, s1, u->len1, &w->a1[a], site_col, &c); flush(&c, obs, tg->first_site); }
+            break;
+          }
+        for (int a = 0; a < n2; a++)
+          if (w->a2[a].target == t) {
+            if (reaches_site(&c, &w->a2[a], u->len2)) { bg_align_walk(&w->m, s2, u->len2, &w->a2[a], site_col, &c); flush(&c, obs, tg->first_site); }
+            break;
+          }
       }
     }
   }
