@@ -86,17 +86,51 @@ try {
   rootReads = false;
 }
 
-Deno.test({
-  name: "unreadable R2 rejects with BG_ERR_PERMISSION_DENIED naming the file",
-  ignore: rootReads, // root reads mode-000 files
-  async fn() {
+Deno.test("unreadable R2 rejects with BG_ERR_PERMISSION_DENIED naming the file", async () => {
+  if (!rootReads) {
     await expectReject(goodR1, unreadable, {
       cls: InputError,
       code: "BG_ERR_PERMISSION_DENIED",
       names: unreadable,
       problem: /permission/i,
     });
-  },
+    return;
+  }
+  // Root reads mode-000 files (CI runs as root): the analysis runs in a child process started without the
+  // capabilities that bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+  const dbPath = `${dir}/permission.bgdb`;
+  await (await testDatabase()).save(dbPath);
+  const outDir = `${dir}/out-permission`;
+  const child = new URL("./permission_child.ts", import.meta.url).pathname;
+  const out = await new Deno.Command("setpriv", {
+    args: [
+      "--bounding-set=-dac_override,-dac_read_search",
+      Deno.execPath(),
+      "run",
+      "-A",
+      child,
+      dbPath,
+      goodR1,
+      unreadable,
+      outDir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert(out.success, `the child ran (setpriv from util-linux is needed as root): ${stderr}`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "{}");
+  assertEquals(r.class, "InputError", `error class (${JSON.stringify(r)})`);
+  assertEquals(r.code, "BG_ERR_PERMISSION_DENIED", `code (${r.message})`);
+  assert(String(r.message).includes("locked_R2.fastq"), `message names the file: ${r.message}`);
+  assert(/permission/i.test(String(r.message)), `message says the problem: ${r.message}`);
+  let left: string[] = [];
+  try {
+    for await (const x of Deno.readDir(outDir)) left.push(x.name);
+  } catch {
+    left = [];
+  }
+  assert(!left.includes("results.json"), `no results.json after a failure (found ${left.join(", ")})`);
 });
 
 Deno.test("truncated gzip rejects with BG_ERR_CORRUPT_GZIP naming the file", async () => {
