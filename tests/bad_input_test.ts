@@ -53,6 +53,11 @@ async function expectReject(r1: string, r2: string, e: Expect): Promise<void> {
   const msg = (err as Error).message;
   assert(msg.includes(e.names.slice(e.names.lastIndexOf("/") + 1)), `message names the file: ${msg}`);
   assert(e.problem.test(msg), `message says the problem (${e.problem}): ${msg}`);
+  await assertNoResults(outDir);
+}
+
+/** Nothing that looks complete in an analysis' out dir after a failure: no results.json, no tables. */
+async function assertNoResults(outDir: string): Promise<void> {
   let left: string[] = [];
   try {
     for await (const x of Deno.readDir(outDir)) left.push(x.name);
@@ -124,13 +129,7 @@ Deno.test("unreadable R2 rejects with BG_ERR_PERMISSION_DENIED naming the file",
   assertEquals(r.code, "BG_ERR_PERMISSION_DENIED", `code (${r.message})`);
   assert(String(r.message).includes("locked_R2.fastq"), `message names the file: ${r.message}`);
   assert(/permission/i.test(String(r.message)), `message says the problem: ${r.message}`);
-  let left: string[] = [];
-  try {
-    for await (const x of Deno.readDir(outDir)) left.push(x.name);
-  } catch {
-    left = [];
-  }
-  assert(!left.includes("results.json"), `no results.json after a failure (found ${left.join(", ")})`);
+  await assertNoResults(outDir);
 });
 
 Deno.test("truncated gzip rejects with BG_ERR_CORRUPT_GZIP naming the file", async () => {
