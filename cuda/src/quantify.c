@@ -117,7 +117,7 @@ static int compact_mate(bg_worker_t *w, const bg_aln_t *a, uint32_t n, bg_aln_t 
  * again when needed. Explicit alignments to hundreds of alleles would cost kilobytes a fragment.
  */
 int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
-                    const uint32_t *set, uint32_t n, int n1, int n2) {
+                       const uint32_t *set, uint32_t n, int n1, int n2) {
   if (n == 0) return 0;
   if (n > 65535) n = 65535;
   uint32_t an1 = (mates & 1) ? (uint32_t)n1 : 0, an2 = (mates & 2) ? (uint32_t)n2 : 0;
