@@ -247,7 +247,7 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
     }
   }
   closedir(d);
-  qsort(files, nf, sizeof *files, cmp_str);
+  if (nf) qsort(files, nf, sizeof *files, cmp_str);
   bg_status_t st_out = BG_OK;
   for (size_t i = 0; i < nf && st_out == BG_OK; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);

@@ -163,12 +163,12 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
     int n1 = bg_map_read(&w->m, s1, l1, kind, PAIR_SLACK);
     if (n1 < 0) return -1;
     if (grow((void **)&w->a1, &w->cap_a1, (size_t)n1 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a1, w->m.alns, (size_t)n1 * sizeof(bg_aln_t));
+    if (n1) memcpy(w->a1, w->m.alns, (size_t)n1 * sizeof(bg_aln_t));
     int n2 = bg_map_read(&w->m, s2, l2, kind, PAIR_SLACK);
     if (n2 < 0) return -1;
     if (n1 == 0 && n2 == 0) continue;
     if (grow((void **)&w->a2, &w->cap_a2, (size_t)n2 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a2, w->m.alns, (size_t)n2 * sizeof(bg_aln_t));
+    if (n2) memcpy(w->a2, w->m.alns, (size_t)n2 * sizeof(bg_aln_t));
     if (seq_off == UINT64_MAX) {
       if (grow((void **)&w->seqs, &w->cap_seqs, w->n_seqs + l1 + l2, 1) != 0) return -1;
       seq_off = w->n_seqs;
@@ -215,10 +215,10 @@ int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs,
     const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
     int k1 = (mates & 1) ? bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK) : 0;
     if (k1 < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)k1 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a1, w->m.alns, (size_t)k1 * sizeof(bg_aln_t));
+    if (k1) memcpy(w->a1, w->m.alns, (size_t)k1 * sizeof(bg_aln_t));
     int k2 = (mates & 2) ? bg_map_read(&w->m, s2, u->len2, u->kind, PAIR_SLACK) : 0;
     if (k2 < 0 || grow((void **)&w->a2, &w->cap_a2, (size_t)k2 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    memcpy(w->a2, w->m.alns, (size_t)k2 * sizeof(bg_aln_t));
+    if (k2) memcpy(w->a2, w->m.alns, (size_t)k2 * sizeof(bg_aln_t));
     *n1 = k1;
     *n2 = k2;
     return 0;
