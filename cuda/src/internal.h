@@ -197,6 +197,7 @@ typedef struct bg_mapper_t {
   bg_seed_t *seeds; size_t cap_seeds;
   const uint8_t *rc_of; uint32_t rc_len; /* which read m->rc holds */
   bg_seedset_t cache[2]; int cache_next;
+  uint64_t *cand_bits;   /* one bit per (target, strand), zero between reads */
 } bg_mapper_t;
 
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);

@@ -24,6 +24,7 @@ void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) { memset(m, 0, sizeof *m)
 
 void bg_mapper_free(bg_mapper_t *m) {
   free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops); free(m->vote_keys); free(m->vote_cnt); free(m->seeds); free(m->cache[0].s); free(m->cache[1].s);
+  free(m->cand_bits);
   memset(m, 0, sizeof *m);
 }
 
@@ -50,13 +51,6 @@ static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len,
     m->rc[i] = c ? c : 'N';
   }
   return m->rc;
-}
-
-/* Candidates in (target, strand) order, so results never depend on hash-table layout. */
-static int cmp_cand(const void *a, const void *b) {
-  const bg_aln_t *x = a, *y = b;
-  if (x->target != y->target) return x->target < y->target ? -1 : 1;
-  return (int)x->strand - (int)y->strand;
 }
 
 /* Ungapped comparison over the overlap of the read (at diag) with the target. */
@@ -292,14 +286,30 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   }
   for (uint32_t u = 0; u < nused; u++) vk[used[u]] = 0;
   if (grow((void **)&m->alns, &m->cap_alns, ngused + 1, sizeof(bg_aln_t)) != 0) return -1;
-  size_t nc = 0;
-  for (uint32_t u = 0; u < ngused; u++) {
-    size_t i = gused[u];
-    uint64_t grp = gk[i] - 1;
-    m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(grp >> 1), .strand = (uint32_t)(grp & 1), .diag = gd[i], .score = (int32_t)gv[i]};
-    gk[i] = 0;
+  /* candidates in (target, strand) order: a bitmap over target * 2 + strand, walked in order (a family's
+   * read has hundreds of candidates; sorting them was a visible part of mapping) */
+  size_t nwords = ((size_t)db->n_targets * 2 + 63) / 64;
+  if (!m->cand_bits) {
+    m->cand_bits = calloc(nwords ? nwords : 1, sizeof *m->cand_bits);
+    if (!m->cand_bits) return -1;
   }
-  qsort(m->alns, nc, sizeof *m->alns, cmp_cand);
+  size_t wlo = nwords, whi = 0;
+  for (uint32_t u = 0; u < ngused; u++) {
+    uint64_t grp = gk[gused[u]] - 1;
+    m->cand_bits[grp >> 6] |= 1ull << (grp & 63);
+    if ((grp >> 6) < wlo) wlo = grp >> 6;
+    if ((grp >> 6) + 1 > whi) whi = (grp >> 6) + 1;
+  }
+  size_t nc = 0;
+  for (size_t wi = wlo; wi < whi; wi++) {
+    for (uint64_t bits = m->cand_bits[wi]; bits; bits &= bits - 1) {
+      uint64_t grp = wi * 64 + (uint64_t)__builtin_ctzll(bits), h = bg_mix64(grp + 1) & hmask;
+      while (gk[h] != grp + 1) h = (h + 1) & hmask;
+      m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(grp >> 1), .strand = (uint32_t)(grp & 1), .diag = gd[h], .score = (int32_t)gv[h]};
+    }
+    m->cand_bits[wi] = 0;
+  }
+  for (uint32_t u = 0; u < ngused; u++) gk[gused[u]] = 0;
   /* keep well-supported candidates (at most MAX_CANDIDATES, by votes then order) */
   uint32_t min_votes = best_votes / 2 > 1 ? best_votes / 2 : 1;
   size_t keep = 0;
