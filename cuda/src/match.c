@@ -268,8 +268,10 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   int32_t *gd = (int32_t *)(gv + hsize);
   uint32_t *used = (uint32_t *)(gd + hsize), *gused = used + hsize, nused = 0, ngused = 0;
   uint64_t hmask = hsize - 1;
+  int hshift = 64 - __builtin_ctzll(hsize); /* slots by a multiplicative hash (the tables' order never shows) */
+#define VSLOT(k) ((((k) * 0x9E3779B97F4A7C15ull) >> hshift) & hmask)
   for (size_t i = 0; i < nk; i++) {
-    uint64_t key = m->keys[i] + 1, h = bg_mix64(key) & hmask;
+    uint64_t key = m->keys[i] + 1, h = VSLOT(key);
     while (vk[h] && vk[h] != key) h = (h + 1) & hmask;
     if (!vk[h]) { vk[h] = key; vc[h] = 0; used[nused++] = (uint32_t)h; }
     vc[h]++;
@@ -277,7 +279,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   uint32_t best_votes = 0;
   for (uint32_t u = 0; u < nused; u++) {
     size_t i = used[u];
-    uint64_t key = vk[i] - 1, grp = (key >> 32) + 1, h = bg_mix64(grp) & hmask;
+    uint64_t key = vk[i] - 1, grp = (key >> 32) + 1, h = VSLOT(grp);
     int32_t diag = (int32_t)((int64_t)(uint32_t)key - 0x80000000ll);
     while (gk[h] && gk[h] != grp) h = (h + 1) & hmask;
     if (!gk[h]) { gk[h] = grp; gv[h] = vc[i]; gd[h] = diag; gused[ngused++] = (uint32_t)h; }
@@ -303,13 +305,14 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   size_t nc = 0;
   for (size_t wi = wlo; wi < whi; wi++) {
     for (uint64_t bits = m->cand_bits[wi]; bits; bits &= bits - 1) {
-      uint64_t grp = wi * 64 + (uint64_t)__builtin_ctzll(bits), h = bg_mix64(grp + 1) & hmask;
+      uint64_t grp = wi * 64 + (uint64_t)__builtin_ctzll(bits), h = VSLOT(grp + 1);
       while (gk[h] != grp + 1) h = (h + 1) & hmask;
       m->alns[nc++] = (bg_aln_t){.target = (uint32_t)(grp >> 1), .strand = (uint32_t)(grp & 1), .diag = gd[h], .score = (int32_t)gv[h]};
     }
     m->cand_bits[wi] = 0;
   }
   for (uint32_t u = 0; u < ngused; u++) gk[gused[u]] = 0;
+#undef VSLOT
   /* keep well-supported candidates (at most MAX_CANDIDATES, by votes then order) */
   uint32_t min_votes = best_votes / 2 > 1 ? best_votes / 2 : 1;
   size_t keep = 0;
