@@ -171,8 +171,8 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
     if (i > 0 && k[(i - 1) & 1] != UINT32_MAX) { /* test pair i - 1 */
       const uint64_t *prev = h[(i - 1) & 1];
       uint32_t c = k[(i - 1) & 1];
-      int hits = 0;
-      for (uint32_t j = 0; j < c && hits < BG_SCREEN_NEED; j++) {
+      uint32_t hits = 0; /* every probe, without an early exit: nearly all pairs test them all anyway */
+      for (uint32_t j = 0; j < c; j++) {
         uint64_t wi, m;
         bg_filter_add_bits(prev[j], &wi, &m, mask);
         hits += (words[wi] & m) == m;
