@@ -1,8 +1,9 @@
 /* conformance.c — the same simulated sample through every backend built and usable here (CPU with
  * one thread, CPU with all threads, CUDA on each device), asserting byte-identical results (all
  * sections but engine and timing: same calls, counts and floating figures).
- * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample.
- * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N]
+ * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample;
+ * `--background F` sets the fraction of pairs from random background (default 0.9; lab samples: ~0.99).
+ * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N] [--background F]
  * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,7 @@ static void emit(FILE *f, uint64_t id, int mate, const char *s, size_t n) {
 }
 
 /* Writes a paired sample: sources by weight, plus random background reads. */
-static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint64_t pairs) {
+static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint64_t pairs, double background) {
   FILE *f1 = fopen(r1, "w"), *f2 = fopen(r2, "w");
   double wsum = 0;
   for (int i = 0; i < nsrc; i++) wsum += src[i].weight;
@@ -77,7 +78,7 @@ static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint6
     double x = unif() * wsum;
     int k = 0;
     while (k < nsrc - 1 && x > src[k].weight) { x -= src[k].weight; k++; }
-    if (unif() < 0.9 || nsrc == 0) {  /* background: random sequence, never in the database */
+    if (unif() < background || nsrc == 0) {  /* background: random sequence, never in the database */
       for (size_t i = 0; i < fl; i++) bg[i] = "ACGT"[next() & 3];
       s = bg; slen = fl;
     } else { s = src[k].seq; slen = src[k].len; }
@@ -99,11 +100,13 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 int main(int argc, char **argv) {
   const char *rf = "/usr/share/resfinder/db", *pf = "/usr/share/doc/resfinder/examples/db_pointfinder";
   uint64_t pairs = 60000, bench = 0;
+  double background = 0.9;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--resfinder")) rf = argv[i + 1];
     else if (!strcmp(argv[i], "--pointfinder")) pf = argv[i + 1];
     else if (!strcmp(argv[i], "--pairs")) pairs = strtoull(argv[i + 1], NULL, 10);
     else if (!strcmp(argv[i], "--bench")) bench = strtoull(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--background")) background = strtod(argv[i + 1], NULL);
   }
   if (access(rf, R_OK) != 0) { printf("conformance: 0 passed, 0 failed, 1 skipped (no ResFinder folder at %s)\n", rf); return 0; }
   char dir[] = "/tmp/bg-conformance-XXXXXX";
@@ -134,7 +137,7 @@ int main(int argc, char **argv) {
   char r1[4200], r2[4200];
   snprintf(r1, sizeof r1, "%s/s_R1.fastq", dir);
   snprintf(r2, sizeof r2, "%s/s_R2.fastq", dir);
-  simulate(r1, r2, src, nsrc, bench ? bench : pairs);
+  simulate(r1, r2, src, nsrc, bench ? bench : pairs, background);
   int passed = 0, failed = 0;
   int ndev = bg_cuda_device_count();
   struct { int backend, threads, device; const char *name, *unit_alns; } cfg[16];
@@ -148,7 +151,8 @@ int main(int argc, char **argv) {
     cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/explicit", "explicit"};
     cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/remap", "remap"};
   }
-  printf("backends: %d (cuda compiled: %d, devices: %d), pairs: %llu\n", nc, bg_cuda_compiled(), ndev, (unsigned long long)(bench ? bench : pairs));
+  printf("backends: %d (cuda compiled: %d, devices: %d), pairs: %llu, background: %.0f %%\n", nc, bg_cuda_compiled(), ndev,
+         (unsigned long long)(bench ? bench : pairs), background * 100);
   char *ref = NULL;
   for (int i = 0; i < nc; i++) {
     bg_run_options_t o;
