@@ -53,12 +53,18 @@ static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len,
   return m->rc;
 }
 
+/* Read positions [*s, *e) that overlap the target when read base 0 sits at target position diag. */
+static inline void overlap(int32_t diag, uint32_t len, uint32_t tlen, int64_t *s, int64_t *e) {
+  *s = diag < 0 ? -(int64_t)diag : 0;
+  *e = (int64_t)tlen - diag;
+  if (*e > len) *e = len;
+}
+
 /* Ungapped comparison over the overlap of the read (at diag) with the target. */
 static void ungapped(const uint8_t *q, uint32_t len, const uint8_t *t, uint32_t tlen, int32_t diag, uint32_t *ov,
                      uint32_t *mm) {
-  int64_t a = diag < 0 ? -(int64_t)diag : 0;
-  int64_t b = (int64_t)tlen - diag;
-  if (b > len) b = len;
+  int64_t a, b;
+  overlap(diag, len, tlen, &a, &b);
   if (b <= a) { *ov = 0; *mm = 0; return; }
   uint32_t n = (uint32_t)(b - a), x = 0;
   const uint8_t *qq = q + a, *tt = t + a + diag;
@@ -383,12 +389,11 @@ void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_a
   const bg_target_t *tg = &m->db->targets[a->target];
   const uint8_t *q = oriented(m, seq, len, a->strand);
   if (!q) return;
-  int64_t s = a->diag < 0 ? -(int64_t)a->diag : 0;
-  int64_t e = (int64_t)tg->len - a->diag;
-  if (e > len) e = len;
+  int64_t s, e;
+  overlap(a->diag, len, tg->len, &s, &e);
   uint32_t *c = cnt + (int64_t)a->diag * 5;
-  for (int64_t i = s; i < e; i++) /* reads are normalised: A C G T -> 0..3 by two bits; N is not counted */
-    if (q[i] != 'N') c[i * 5 + (((uint32_t)q[i] >> 1 ^ (uint32_t)q[i] >> 2) & 3)]++;
+  for (int64_t i = s; i < e; i++) /* reads are normalised; N is not counted */
+    if (q[i] != 'N') c[i * 5 + bg_norm_code(q[i])]++;
 }
 
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
@@ -398,9 +403,8 @@ uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const b
   const uint8_t *q = oriented(m, seq, len, a->strand);
   if (!q) return 0;
   if (!a->gapped) {
-    int64_t s = a->diag < 0 ? -(int64_t)a->diag : 0;
-    int64_t e = (int64_t)tg->len - a->diag;
-    if (e > len) e = len;
+    int64_t s, e;
+    overlap(a->diag, len, tg->len, &s, &e);
     for (int64_t i = s; i < e; i++) fn(ctx, (uint32_t)(a->diag + i), q[i], NULL, 0);
     return e > s ? (uint32_t)(e - s) : 0;
   }

@@ -156,19 +156,25 @@ static uint32_t best_set(const bg_aln_t *a, int n, uint32_t *out) {
   return k;
 }
 
+/* Maps one mate (0: R1, 1: R2) in one universe into w->a1 / w->a2; returns the count, -1 out of memory. */
+static int map_mate(bg_worker_t *w, int mate, const uint8_t *s, uint32_t l, uint32_t kind) {
+  int n = bg_map_read(&w->m, s, l, kind, PAIR_SLACK);
+  if (n < 0) return -1;
+  bg_aln_t **dst = mate ? &w->a2 : &w->a1;
+  if (grow((void **)dst, mate ? &w->cap_a2 : &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (n) memcpy(*dst, w->m.alns, (size_t)n * sizeof(bg_aln_t));
+  return n;
+}
+
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
   uint64_t seq_off = UINT64_MAX;
   bg_mapper_forget(&w->m);
   for (uint8_t kind = 0; kind < 2; kind++) {
-    int n1 = bg_map_read(&w->m, s1, l1, kind, PAIR_SLACK);
+    int n1 = map_mate(w, 0, s1, l1, kind);
     if (n1 < 0) return -1;
-    if (grow((void **)&w->a1, &w->cap_a1, (size_t)n1 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    if (n1) memcpy(w->a1, w->m.alns, (size_t)n1 * sizeof(bg_aln_t));
-    int n2 = bg_map_read(&w->m, s2, l2, kind, PAIR_SLACK);
+    int n2 = map_mate(w, 1, s2, l2, kind);
     if (n2 < 0) return -1;
     if (n1 == 0 && n2 == 0) continue;
-    if (grow((void **)&w->a2, &w->cap_a2, (size_t)n2 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    if (n2) memcpy(w->a2, w->m.alns, (size_t)n2 * sizeof(bg_aln_t));
     if (seq_off == UINT64_MAX) {
       if (grow((void **)&w->seqs, &w->cap_seqs, w->n_seqs + l1 + l2, 1) != 0) return -1;
       seq_off = w->n_seqs;
@@ -213,12 +219,9 @@ int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs,
   if (grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (form == UNIT_REMAP) { /* not kept (see bg_worker_add_unit): map the mates again, as when the unit was made */
     const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
-    int k1 = (mates & 1) ? bg_map_read(&w->m, s1, u->len1, u->kind, PAIR_SLACK) : 0;
-    if (k1 < 0 || grow((void **)&w->a1, &w->cap_a1, (size_t)k1 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    if (k1) memcpy(w->a1, w->m.alns, (size_t)k1 * sizeof(bg_aln_t));
-    int k2 = (mates & 2) ? bg_map_read(&w->m, s2, u->len2, u->kind, PAIR_SLACK) : 0;
-    if (k2 < 0 || grow((void **)&w->a2, &w->cap_a2, (size_t)k2 + 1, sizeof(bg_aln_t)) != 0) return -1;
-    if (k2) memcpy(w->a2, w->m.alns, (size_t)k2 * sizeof(bg_aln_t));
+    int k1 = (mates & 1) ? map_mate(w, 0, s1, u->len1, u->kind) : 0;
+    int k2 = (mates & 2) ? map_mate(w, 1, s2, u->len2, u->kind) : 0;
+    if (k1 < 0 || k2 < 0) return -1;
     *n1 = k1;
     *n2 = k2;
     return 0;

@@ -46,7 +46,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   double rate_sum = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) {
     const bg_gene_stat_t *g = &gs[t];
-    if (!g->cnt || !g->reads || !g->candidate) continue; /* thresholds and shadows: see quantify.c */
+    if (!g->candidate) continue; /* thresholds and shadows: see quantify.c */
     const bg_target_t *tg = &db->targets[t];
     if (g->partner != UINT32_MAX && gs[g->partner].support && g->unsupported > gs[g->partner].unsupported) continue;
     calls[nc] = (gene_call_t){t, g->identity, g->coverage, (double)g->depth_sum / tg->len, 0, 0};

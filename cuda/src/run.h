@@ -27,11 +27,11 @@ typedef struct bg_worker_t {
   uint8_t *seqs; size_t n_seqs, cap_seqs;
   bg_unit_t *units; size_t n_units, cap_units;
   uint32_t *sets; size_t n_sets, cap_sets;  /* target sets, each stored once (units share equal sets) */
-  struct bg_set_slot_t *set_tab; size_t set_tab_cap, set_tab_n;
+  bg_set_slot_t *set_tab; size_t set_tab_cap, set_tab_n;
   bg_aln_t *a1, *a2; size_t cap_a1, cap_a2;
   bg_aln_t *alns; size_t n_alns, cap_alns;  /* alignments of every unit, so later passes need not map again */
   uint64_t screened, mapped_pairs;
-  int unit_form;  /* -1: choose per unit (see add_unit); else every large unit in this form (tests) */
+  int unit_form;  /* -1: choose per unit (see bg_worker_add_unit); else every large unit in this form (tests) */
 } bg_worker_t;
 
 void bg_worker_init(bg_worker_t *w, const bg_db_t *db);

@@ -34,16 +34,16 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
     /* of the normalised bases only N (0x4E) has bit 3 set: `bad` collects it as the loop runs */
     uint32_t bad = 0;
     uint64_t fw = 0;
-    for (uint32_t i = 0; i < BG_K - 1; i++) { bad |= s[i]; fw = (fw << 2) | (((uint32_t)s[i] >> 1 ^ (uint32_t)s[i] >> 2) & 3); }
+    for (uint32_t i = 0; i < BG_K - 1; i++) { bad |= s[i]; fw = (fw << 2) | bg_norm_code(s[i]); }
     for (uint32_t i = BG_K - 1; i < len; i += BG_SCREEN_STRIDE) {
       uint32_t end = i + BG_SCREEN_STRIDE < len ? BG_SCREEN_STRIDE : len - i;
       bad |= s[i];
-      fw = ((fw << 2) | (((uint32_t)s[i] >> 1 ^ (uint32_t)s[i] >> 2) & 3)) & BG_KMASK;
+      fw = ((fw << 2) | bg_norm_code(s[i])) & BG_KMASK;
       uint64_t rv = rc_kmer(fw);
       out[n++] = bg_mix64(fw < rv ? fw : rv);
       for (uint32_t j = 1; j < end; j++) {
         bad |= s[i + j];
-        fw = (fw << 2) | (((uint32_t)s[i + j] >> 1 ^ (uint32_t)s[i + j] >> 2) & 3);
+        fw = (fw << 2) | bg_norm_code(s[i + j]);
       }
     }
     if (!(bad & 8)) return n;
@@ -54,7 +54,7 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
   for (uint32_t i = 0; i < len; i++) {
     uint32_t c = s[i];
     if (c == 'N') { valid = 0; fw = rv = 0; continue; }
-    c = ((c >> 1) ^ (c >> 2)) & 3; /* A0 C1 G2 T3 for normalised bases */
+    c = bg_norm_code((uint8_t)c); /* A0 C1 G2 T3 for normalised bases */
     fw = ((fw << 2) | c) & BG_KMASK;
     rv = (rv >> 2) | ((uint64_t)(3u - c) << (2 * (BG_K - 1)));
     if (++valid >= BG_K && (valid - BG_K) % BG_SCREEN_STRIDE == 0 && n < cap) out[n++] = bg_mix64(fw < rv ? fw : rv);
