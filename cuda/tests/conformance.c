@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
   int nc = 0;
   cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread", NULL};
   cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads", NULL};
-  for (int d = 0; d < ndev && nc < 16; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL};
+  for (int d = 0; d < ndev && nc < 14; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL};
   /* the engine keeps a fragment's alignments explicitly, compactly or not at all (mapped again): the same
    * results whichever it uses (BIOGPU_UNIT_ALNS forces one) */
   if (!bench) {
