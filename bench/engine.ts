@@ -318,6 +318,10 @@ async function main(): Promise<void> {
   await measure([{ cmd: "cat", args: [s.r1] }, { cmd: "cat", args: [s.r2] }]);
   const igzip = await measure([{ cmd: "igzip", args: ["-dc", s.r1] }, { cmd: "igzip", args: ["-dc", s.r2] }]);
   const zcat = await measure([{ cmd: "zcat", args: [s.r1] }, { cmd: "zcat", args: [s.r2] }]);
+  // Our reader alone (inflate + FASTQ parsing, no analysis): what no analysis can go below on these cores.
+  const readerBin = `${ROOT}cuda/build/tests/test_reader`;
+  await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}cuda`, "build/tests/test_reader"] }).output();
+  const reader = await measure([{ cmd: readerBin, args: ["--bench", s.r1, s.r2] }]);
 
   // Our engine through the CLI, one pass for genes and mutations.
   const out = await Deno.makeTempDir({ prefix: "bench_engine_" });
@@ -400,6 +404,7 @@ async function main(): Promise<void> {
   const rows: [string, number, number][] = [
     ["igzip -dc R1 & R2 (parallel floor)", igzip.seconds, igzip.peakMiB],
     ["zcat R1 & R2 (parallel)", zcat.seconds, zcat.peakMiB],
+    ["biogpu reader alone (inflate + parse)", reader.ok ? reader.seconds : NaN, reader.peakMiB],
     [
       `biogpu analyze (${BACKEND}, ${THREADS} threads, CLI)`,
       engine.ok ? engine.seconds : NaN,
@@ -446,6 +451,11 @@ async function main(): Promise<void> {
       }`,
     );
   }
+  console.log(
+    `reader alone / floor: ${
+      fmt(reader.seconds / igzip.seconds)
+    } (inflating and parsing, before any analysis)`,
+  );
   console.log(`engine peak memory:   ${fmt(engine.peakMiB, 0)} MiB (target < 1024)`);
 
   const og = scoreGenes(s.truth.genes, ours.alleles), kg = scoreGenes(s.truth.genes, kma.alleles);

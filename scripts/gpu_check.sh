@@ -4,9 +4,10 @@
 #
 #   bash scripts/gpu_check.sh prepare   here: bundle the ResFinder/PointFinder files and ISA-L into gpu-bundle/
 #   bash scripts/gpu_check.sh [run]     build with nvcc, run the conformance suite (CPU 1 thread, CPU all
-#                                       threads, every CUDA device: byte-identical results) and the
-#                                       engine benchmark (read pairs/s per backend, a lab-like sample with
-#                                       99 % background and a family-heavy one); ~2-4 minutes
+#                                       threads, every CUDA device, plain and bgzip input, bgzip with and
+#                                       without inflate helper threads: byte-identical results) and the
+#                                       engine benchmark (read pairs/s per backend and input, a lab-like
+#                                       sample with 99 % background and a family-heavy one); ~2-4 minutes
 # With the device tool: run `prepare` here, then run the script there with carry ["gpu-bundle"].
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -3,13 +3,16 @@
  *
  * The input becomes R1 as is. The first byte picks R2: an exact copy, the first
  * half of the input, a single-member gzip of the input, or a multi-member gzip
- * cut at input-chosen points (so the plain and gzip paths both see the same
- * arbitrary bytes). The pair is read to the end with small batches, or closed
- * mid-stream. The reader must never crash, leak, hang or read out of bounds.
+ * cut at input-chosen points, its members in plain or bgzip framing (so the plain
+ * and gzip paths both see the same arbitrary bytes). The pair is read to the end
+ * with small batches, or closed mid-stream, once with one inflater thread per file
+ * and once with helper threads for bgzip members: both must give the same pairs,
+ * status and message. The reader must never crash, leak, hang or read out of bounds.
  *
  * Built by `make -C cuda fuzz` with small ring blocks (see the Makefile) so that
  * block hand-over, line carry and block growth are exercised by small inputs.
  */
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,19 +38,71 @@ static int write_all(const char *path, const uint8_t *data, size_t n) {
   return (fclose(f) == 0) && ok;
 }
 
-/* Appends a gzip member of data[0..n) at out[*len..]; out has room for the worst case. */
-static void gzip_member(uint8_t *out, size_t *len, size_t cap, const uint8_t *data, size_t n) {
+/* Appends a gzip member of data[0..n) at out[*len..] (out has room for the worst case): plain gzip
+ * framing, or bgzip's (the BC extra field holding the member's size), which the reader may inflate on
+ * helper threads. */
+static void gzip_member(uint8_t *out, size_t *len, size_t cap, const uint8_t *data, size_t n, int bgzf) {
+  static const uint8_t plain[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+  static const uint8_t bgzf_hdr[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
+  size_t start = *len, hdr = bgzf ? sizeof bgzf_hdr : sizeof plain;
+  if (cap - start < hdr + 8) return;
+  memcpy(out + start, bgzf ? bgzf_hdr : plain, hdr);
   struct isal_zstream zs;
   isal_deflate_init(&zs);
   zs.level = 0;
-  zs.gzip_flag = IGZIP_GZIP;
+  zs.gzip_flag = IGZIP_DEFLATE;
   zs.end_of_stream = 1;
   zs.flush = NO_FLUSH;
   zs.next_in = (uint8_t *)data;
   zs.avail_in = (uint32_t)n;
-  zs.next_out = out + *len;
-  zs.avail_out = (uint32_t)(cap - *len);
-  if (isal_deflate(&zs) == COMP_OK) *len += zs.total_out;
+  zs.next_out = out + start + hdr;
+  zs.avail_out = (uint32_t)(cap - start - hdr - 8);
+  if (isal_deflate(&zs) != COMP_OK) return;
+  size_t at = start + hdr + zs.total_out;
+  uint32_t crc = crc32_gzip_refl(0, data, n), isize = (uint32_t)n;
+  for (int i = 0; i < 4; i++) out[at + i] = (uint8_t)(crc >> (8 * i)), out[at + 4 + i] = (uint8_t)(isize >> (8 * i));
+  at += 8;
+  if (bgzf) {
+    if (at - start - 1 > 0xffff) return; /* too big for the BC field: leave it out */
+    out[start + 16] = (uint8_t)((at - start - 1) & 0xff);
+    out[start + 17] = (uint8_t)((at - start - 1) >> 8);
+  }
+  *len = at;
+}
+
+/* What one reading of the pair gave: status, message, pairs and a hash of every base. */
+typedef struct outcome_t {
+  bg_status_t st;
+  char err[256];
+  uint64_t pairs, hash;
+} outcome_t;
+
+/* Reads the pair with the given batch limits and inflater helpers; stop_after >= 0 closes mid-stream. */
+static outcome_t read_pair(int inflate_threads, uint32_t max_pairs, uint64_t max_bases, int stop_after) {
+  outcome_t o;
+  memset(&o, 0, sizeof o);
+  o.hash = 1469598103934665603ull;
+  bg_pair_reader_t *r = NULL;
+  o.st = bg_pair_reader_open(&r, g_r1, g_r2, inflate_threads, o.err, sizeof o.err);
+  if (o.st != BG_OK) return o;
+  bg_batch_t b;
+  bg_batch_init(&b);
+  for (int i = 0; i != stop_after; i++) {
+    o.st = bg_pair_reader_next(r, &b, max_pairs, max_bases, o.err, sizeof o.err);
+    if (o.st != BG_OK || b.n_pairs == 0) break;
+    o.pairs += b.n_pairs;
+    /* Touch every base so out-of-bounds offsets show up under ASan. */
+    for (uint32_t p = 0; p < b.n_pairs; p++) {
+      for (uint32_t j = b.off1[p]; j < b.off1[p + 1]; j++) o.hash = (o.hash ^ (unsigned char)b.seq1[j]) * 1099511628211ull;
+      o.hash = (o.hash ^ 0x100) * 1099511628211ull;
+      for (uint32_t j = b.off2[p]; j < b.off2[p + 1]; j++) o.hash = (o.hash ^ (unsigned char)b.seq2[j]) * 1099511628211ull;
+      o.hash = (o.hash ^ 0x200) * 1099511628211ull;
+    }
+  }
+  (void)bg_pair_reader_bytes_done(r);
+  bg_batch_free(&b);
+  bg_pair_reader_close(r);
+  return o;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -75,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     r2_len = size / 2;
     break;
   case 2:
-    gzip_member(r2, &r2_len, cap, data, size);
+    gzip_member(r2, &r2_len, cap, data, size, 0);
     break;
   default: {
     /* Members of 1..256 bytes, sizes taken from the input, plus an empty member. */
@@ -83,11 +138,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (at < size) {
       size_t chunk = 1 + (size > k ? data[k] : 97);
       if (chunk > size - at) chunk = size - at;
-      gzip_member(r2, &r2_len, cap, data + at, chunk);
+      gzip_member(r2, &r2_len, cap, data + at, chunk, !(data[k < size ? k : 0] & 1));
       at += chunk;
       k += 7;
     }
-    gzip_member(r2, &r2_len, cap, data, 0);
+    gzip_member(r2, &r2_len, cap, data, 0, 1);
     if (mode & 4 && r2_len > 3) r2_len -= 3; /* cut inside the last trailer */
     break;
   }
@@ -96,27 +151,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(r2);
   if (!ok) return 0;
 
-  bg_pair_reader_t *r = NULL;
-  char err[256];
-  if (bg_pair_reader_open(&r, g_r1, g_r2, err, sizeof err) != BG_OK) return 0;
-  bg_batch_t b;
-  bg_batch_init(&b);
   uint32_t max_pairs = 1 + ((mode >> 3) & 7);
   uint64_t max_bases = (mode & 0x40) ? 64 : 0;
   int stop_after = (mode & 0x80) ? 1 : -1; /* close mid-stream */
-  for (int i = 0; i != stop_after; i++) {
-    bg_status_t st = bg_pair_reader_next(r, &b, max_pairs, max_bases, err, sizeof err);
-    if (st != BG_OK || b.n_pairs == 0) break;
-    /* Touch every base so out-of-bounds offsets show up under ASan. */
-    volatile unsigned sum = 0;
-    for (uint32_t p = 0; p < b.n_pairs; p++) {
-      for (uint32_t j = b.off1[p]; j < b.off1[p + 1]; j++) sum += (unsigned char)b.seq1[j];
-      for (uint32_t j = b.off2[p]; j < b.off2[p + 1]; j++) sum += (unsigned char)b.seq2[j];
-    }
-    (void)sum;
+  /* One inflater thread per file, then helpers for bgzip members: the same pairs, status and message. */
+  outcome_t one = read_pair(0, max_pairs, max_bases, stop_after);
+  outcome_t many = read_pair(3, max_pairs, max_bases, stop_after);
+  if (stop_after < 0 && (one.st != many.st || one.pairs != many.pairs || one.hash != many.hash ||
+                         strcmp(one.err, many.err) != 0)) {
+    fprintf(stderr, "helpers changed the outcome: %d %llu '%s' vs %d %llu '%s'\n", one.st,
+            (unsigned long long)one.pairs, one.err, many.st, (unsigned long long)many.pairs, many.err);
+    abort();
   }
-  (void)bg_pair_reader_bytes_done(r);
-  bg_batch_free(&b);
-  bg_pair_reader_close(r);
   return 0;
 }

@@ -5,7 +5,7 @@
  *
  *   inflater thread                      consumer (bg_pair_reader_next)
  *   read() 1 MiB ─► isal_inflate ─► ring of BG_READER_SLOTS blocks ─► memchr line split
- *                                   (4 MiB each, line-aligned)        + LUT normalisation
+ *                                   (1 MiB each, line-aligned)        + LUT normalisation
  *
  * The inflater thread owns the block it fills; a block is handed to the consumer
  * only when it ends at a '\n' (the partial last line is carried into the next
@@ -17,9 +17,10 @@
  * source and reported to the consumer once it has parsed every block published
  * before the error, so a truncated gzip reports CORRUPT_GZIP, not a cut record.
  *
- * Threads: one inflater per source, plus the single consumer thread. The ring
- * indices, `done`, `status` and `msg` are guarded by the source's mutex; `stop`
- * and `bytes_read` are atomics.
+ * Threads: one inflater per source, plus the single consumer thread; for bgzip
+ * input optionally helper threads per source (pump_bgzf), which touch only their
+ * jobs, under the pool's mutex. The ring indices, `done`, `status` and `msg` are
+ * guarded by the source's mutex; `stop` and `bytes_read` are atomics.
  */
 #define _GNU_SOURCE /* memrchr */
 #include "reader.h"
@@ -156,6 +157,7 @@ typedef struct bg_source_t {
   char *path;
   int fd;
   uint64_t size;
+  int inflate_threads;    /* >= 2: bgzip members are inflated by that many helper threads */
 
   /* Shared; guarded by mu. */
   pthread_mutex_t mu;
@@ -357,8 +359,8 @@ static const char *isal_error_text(int ret) {
  * (CRC32 and length) by ISA-L. Trailing zero bytes after the last member are
  * ignored, as GNU gzip does; any other trailing data is an error.
  */
-static bg_status_t pump_gzip(bg_source_t *s, size_t have) {
-  struct inflate_state *zs = malloc(sizeof *zs);
+static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uint64_t in_total, uint64_t members) {
+  struct inflate_state *zs = s->zs ? s->zs : malloc(sizeof *zs);
   if (zs == NULL) {
     src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflater (%s)", s->label, s->path);
     return BG_ERR_HOST_OOM;
@@ -366,14 +368,13 @@ static bg_status_t pump_gzip(bg_source_t *s, size_t have) {
   s->zs = zs;
   isal_inflate_init(zs);
   zs->crc_flag = ISAL_GZIP;
-  zs->next_in = s->in;
+  zs->next_in = (uint8_t *)in;
   zs->avail_in = (uint32_t)have;
-  uint64_t in_total = have;     /* bytes read from the file so far */
-  uint64_t members = 0;
+  /* in_total: bytes of the file read so far (`in` holds the last `have` of them); members: members before it */
   int in_eof = 0, member_open = 0, zero_tail = 0;
 #define GZ_POS() (in_total - zs->avail_in)
 
-  bg_status_t st = fill_begin(s);
+  bg_status_t st = s->fill ? BG_OK : fill_begin(s);
   if (st != BG_OK) return st;
   for (;;) {
     if (src_stopped(s)) return BG_ERR_CANCELLED;
@@ -457,6 +458,317 @@ static bg_status_t pump_gzip(bg_source_t *s, size_t have) {
   return BG_OK;
 }
 
+/* ------------------------------------------------------------------------- */
+/* bgzip input on several threads                                            */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A bgzip file is a run of gzip members of at most 64 KiB each whose header says
+ * the member's compressed size (the BC extra field) and whose trailer says its
+ * inflated size, so members can be cut out of the compressed bytes without
+ * inflating and inflated independently. With inflate_threads >= 2 the source's
+ * thread cuts members into jobs of about BG_BGZF_JOB_BYTES inflated bytes, helper
+ * threads inflate the jobs, and the source's thread appends their output to the
+ * ring in file order.
+ *
+ * Only members that are whole, BGZF-framed and inflate cleanly to exactly their
+ * stated size go this way. At the first member that is not (another gzip framing,
+ * zero padding, trailing garbage, a truncated or corrupt member), the members
+ * before it are published and pump_gzip takes over at that member's first byte
+ * with the same counters, so errors, messages and results are exactly those of
+ * the one-thread path.
+ */
+#ifndef BG_BGZF_JOB_BYTES
+#define BG_BGZF_JOB_BYTES ((size_t)1 << 20)    /* inflated bytes per job */
+#endif
+#define BG_BGZF_MAX_ISIZE ((uint32_t)1 << 16) /* the BGZF limit on a member's inflated size */
+#define BG_BGZF_CHUNK ((size_t)4 << 20)       /* compressed bytes kept ahead of the jobs */
+
+typedef struct bgzf_member_t {
+  size_t at, len;       /* compressed bytes job->in[at .. at + len) */
+  uint32_t isize;       /* inflated size from the trailer */
+} bgzf_member_t;
+
+typedef struct bgzf_job_t {
+  uint8_t *in, *out;
+  size_t in_len, in_cap, out_len, out_cap;
+  bgzf_member_t *m;
+  size_t n, m_cap;
+  size_t ok;            /* members inflated cleanly, a prefix of m */
+  size_t ok_bytes;      /* their inflated bytes, a prefix of out */
+  int state;            /* JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE */
+} bgzf_job_t;
+
+enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+typedef struct bgzf_pool_t {
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  bgzf_job_t *jobs;
+  unsigned n_jobs, head, count; /* jobs[head .. head + count) in file order */
+  int quit;
+} bgzf_pool_t;
+
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Inflates the job's members in order into job->out; stops at the first that does not inflate exactly. */
+static void bgzf_inflate_job(bgzf_job_t *job, struct inflate_state *zs) {
+  size_t out = 0, k = 0;
+  for (; k < job->n; k++) {
+    const bgzf_member_t *m = &job->m[k];
+    isal_inflate_reset(zs);
+    zs->crc_flag = ISAL_GZIP;
+    zs->next_in = job->in + m->at;
+    zs->avail_in = (uint32_t)m->len;
+    zs->next_out = job->out + out;
+    zs->avail_out = (uint32_t)(job->out_cap - out); /* room past isize: an overlong member fails its checks */
+    int ret = isal_inflate(zs);
+    size_t produced = (size_t)(zs->next_out - (job->out + out));
+    if (ret != ISAL_DECOMP_OK || zs->block_state != ISAL_BLOCK_FINISH || zs->avail_in != 0 || produced != m->isize)
+      break;
+    out += produced;
+  }
+  job->ok = k;
+  job->ok_bytes = out;
+}
+
+typedef struct bgzf_helper_t {
+  bgzf_pool_t *pool;
+  struct inflate_state zs;
+} bgzf_helper_t;
+
+static void *bgzf_helper_main(void *arg) {
+  bgzf_helper_t *h = arg;
+  bgzf_pool_t *p = h->pool;
+  isal_inflate_init(&h->zs);
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    bgzf_job_t *job = NULL;
+    for (unsigned i = 0; i < p->count && job == NULL; i++) {
+      bgzf_job_t *j = &p->jobs[(p->head + i) % p->n_jobs];
+      if (j->state == JOB_QUEUED) job = j;
+    }
+    if (job == NULL) {
+      if (p->quit) break;
+      pthread_cond_wait(&p->work, &p->mu);
+      continue;
+    }
+    job->state = JOB_RUNNING;
+    pthread_mutex_unlock(&p->mu);
+    bgzf_inflate_job(job, &h->zs);
+    pthread_mutex_lock(&p->mu);
+    job->state = JOB_DONE;
+    pthread_cond_broadcast(&p->done);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* Length of the whole BGZF member at p (n bytes available): > 0 its length, 0 when more bytes are needed to
+ * tell, -1 when p does not start a BGZF member (or n is final and too short). */
+static long bgzf_member_len(const uint8_t *p, size_t n, int final) {
+  if (n < 12) return final ? -1 : 0;
+  if (p[0] != 0x1f || p[1] != 0x8b || p[2] != 8 || p[3] != 4) return -1; /* deflate, FEXTRA and no other flag */
+  size_t xlen = (size_t)p[10] | (size_t)p[11] << 8;
+  if (n < 12 + xlen) return final ? -1 : 0;
+  for (size_t at = 12; at + 4 <= 12 + xlen;) {
+    size_t slen = (size_t)p[at + 2] | (size_t)p[at + 3] << 8;
+    if (p[at] == 'B' && p[at + 1] == 'C' && slen == 2 && at + 6 <= 12 + xlen) {
+      long len = (long)((size_t)p[at + 4] | (size_t)p[at + 5] << 8) + 1;
+      return len >= (long)(12 + xlen + 8) ? len : -1;
+    }
+    at += 4 + slen;
+  }
+  return -1;
+}
+
+static int grow_bytes(uint8_t **p, size_t *cap, size_t need) {
+  if (*cap >= need) return 1;
+  size_t c = *cap ? *cap : 65536;
+  while (c < need) c *= 2;
+  uint8_t *q = realloc(*p, c);
+  if (q == NULL) return 0;
+  *p = q;
+  *cap = c;
+  return 1;
+}
+
+/* Appends n inflated bytes to the ring, publishing full blocks. */
+static bg_status_t ring_append(bg_source_t *s, const uint8_t *data, size_t n) {
+  while (n > 0) {
+    if (s->fill->len == s->fill->cap) {
+      bg_status_t st = fill_full(s);
+      if (st != BG_OK) return st;
+    }
+    size_t k = s->fill->cap - s->fill->len;
+    if (k > n) k = n;
+    memcpy(s->fill->data + s->fill->len, data, k);
+    s->fill->len += k;
+    data += k;
+    n -= k;
+  }
+  return BG_OK;
+}
+
+static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
+  bgzf_pool_t pool;
+  memset(&pool, 0, sizeof pool);
+  int nh = s->inflate_threads, started = 0;
+  pool.n_jobs = (unsigned)(2 * nh + 2);
+  pool.jobs = calloc(pool.n_jobs, sizeof *pool.jobs);
+  bgzf_helper_t *helpers = calloc((size_t)nh, sizeof *helpers);
+  pthread_t *tids = calloc((size_t)nh, sizeof *tids);
+  uint8_t *c = NULL;               /* compressed bytes file[c_pos .. c_pos + c_len), members cut from c[cut ..) */
+  size_t c_len = 0, c_cap = 0, cut = 0;
+  uint64_t c_pos = 0, members = 0; /* members published */
+  int c_eof = 0, scan_end = 0, sync_ok = 0;
+  bg_status_t st = BG_OK;
+  if (pool.jobs == NULL || helpers == NULL || tids == NULL || !grow_bytes(&c, &c_cap, BG_BGZF_CHUNK + have)) {
+    src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
+    st = BG_ERR_HOST_OOM;
+  }
+  if (st == BG_OK) {
+    memcpy(c, s->in, have);
+    c_len = have;
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.work, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    sync_ok = 1;
+    for (; started < nh; started++) {
+      helpers[started].pool = &pool;
+      if (pthread_create(&tids[started], NULL, bgzf_helper_main, &helpers[started]) != 0) break;
+    }
+    st = fill_begin(s);
+  }
+  /* the job whose member failed, if any: its members from `ok` on, and the jobs after it, go to pump_gzip */
+  bgzf_job_t *failed = NULL;
+  while (st == BG_OK && started > 0) {
+    if (src_stopped(s)) { st = BG_ERR_CANCELLED; break; }
+    /* Cut members into free jobs. */
+    while (!scan_end && pool.count < pool.n_jobs) {
+      bgzf_job_t *job = &pool.jobs[(pool.head + pool.count) % pool.n_jobs];
+      job->n = job->in_len = job->out_len = 0;
+      while (job->out_len < BG_BGZF_JOB_BYTES && job->in_len < BG_BGZF_JOB_BYTES) {
+        long len = bgzf_member_len(c + cut, c_len - cut, c_eof);
+        if (len > 0 && (size_t)len > c_len - cut) len = c_eof ? -1 : 0; /* a truncated member: pump_gzip says so */
+        if (len == 0) {
+          /* more compressed bytes: drop what is cut (it was copied into jobs) and read on */
+          memmove(c, c + cut, c_len - cut);
+          c_pos += cut;
+          c_len -= cut;
+          cut = 0;
+          if (!grow_bytes(&c, &c_cap, c_len + BG_BGZF_CHUNK)) {
+            src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
+            st = BG_ERR_HOST_OOM;
+            break;
+          }
+          ssize_t k = src_read(s, c + c_len, BG_BGZF_CHUNK);
+          if (k < 0) { st = BG_ERR_IO; break; }
+          if (k == 0) c_eof = 1;
+          c_len += (size_t)k;
+          continue;
+        }
+        if (len < 0) { scan_end = 1; break; }
+        uint32_t isize = le32(c + cut + len - 4);
+        if (isize > BG_BGZF_MAX_ISIZE) { scan_end = 1; break; }
+        if (job->n == job->m_cap) {
+          size_t cap = job->m_cap ? 2 * job->m_cap : 64;
+          bgzf_member_t *m = realloc(job->m, cap * sizeof *m);
+          if (m == NULL) { st = BG_ERR_HOST_OOM; break; }
+          job->m = m;
+          job->m_cap = cap;
+        }
+        if (!grow_bytes(&job->in, &job->in_cap, job->in_len + (size_t)len) ||
+            !grow_bytes(&job->out, &job->out_cap, job->out_len + isize + 64)) {
+          st = BG_ERR_HOST_OOM;
+          break;
+        }
+        memcpy(job->in + job->in_len, c + cut, (size_t)len);
+        job->m[job->n++] = (bgzf_member_t){job->in_len, (size_t)len, isize};
+        job->in_len += (size_t)len;
+        job->out_len += isize;
+        cut += (size_t)len;
+      }
+      if (st == BG_ERR_HOST_OOM) /* the first message stays */
+        src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
+      if (st != BG_OK || job->n == 0) break;
+      pthread_mutex_lock(&pool.mu);
+      job->state = JOB_QUEUED;
+      pool.count++;
+      pthread_cond_signal(&pool.work);
+      pthread_mutex_unlock(&pool.mu);
+    }
+    if (st != BG_OK || pool.count == 0) break;
+    /* Publish the oldest job once inflated. */
+    bgzf_job_t *job = &pool.jobs[pool.head];
+    pthread_mutex_lock(&pool.mu);
+    while (job->state != JOB_DONE) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    st = ring_append(s, job->out, job->ok_bytes);
+    members += job->ok;
+    if (st != BG_OK) break;
+    if (job->ok < job->n) { failed = job; break; }
+    pthread_mutex_lock(&pool.mu);
+    job->state = JOB_FREE;
+    pool.head = (pool.head + 1) % pool.n_jobs;
+    pool.count--;
+    pthread_mutex_unlock(&pool.mu);
+  }
+  /* Stop the helpers; every queued job is left as it is (its input is still needed below). */
+  if (started > 0) {
+    pthread_mutex_lock(&pool.mu);
+    for (unsigned i = 0; i < pool.count; i++) {
+      bgzf_job_t *j = &pool.jobs[(pool.head + i) % pool.n_jobs];
+      if (j->state == JOB_QUEUED) j->state = JOB_FREE; /* never started: not to be picked up */
+    }
+    pool.quit = 1;
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  }
+  if (st == BG_OK) {
+    /* The one-thread path from the first member not published: the rest of the failed job, the jobs queued
+     * after it, then the compressed bytes not yet cut, then the file. Without helpers that is the whole file. */
+    size_t rest = c_len - cut;
+    for (unsigned i = 0; i < pool.count; i++) {
+      bgzf_job_t *j = &pool.jobs[(pool.head + i) % pool.n_jobs];
+      rest += j->in_len - (j == failed ? j->m[j->ok].at : 0);
+    }
+    uint8_t *tail = malloc(rest ? rest : 1);
+    if (tail == NULL) {
+      src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflater (%s)", s->label, s->path);
+      st = BG_ERR_HOST_OOM;
+    } else {
+      size_t at = 0;
+      for (unsigned i = 0; i < pool.count; i++) {
+        bgzf_job_t *j = &pool.jobs[(pool.head + i) % pool.n_jobs];
+        size_t from = j == failed ? j->m[j->ok].at : 0;
+        memcpy(tail + at, j->in + from, j->in_len - from);
+        at += j->in_len - from;
+      }
+      memcpy(tail + at, c + cut, c_len - cut);
+      for (unsigned i = 0; i < pool.n_jobs; i++) { free(pool.jobs[i].in); pool.jobs[i].in = NULL; }
+      free(c);
+      c = NULL;
+      st = pump_gzip(s, tail, rest, c_pos + c_len, members);
+      free(tail);
+    }
+  }
+  if (pool.jobs != NULL) {
+    for (unsigned i = 0; i < pool.n_jobs; i++) { free(pool.jobs[i].in); free(pool.jobs[i].out); free(pool.jobs[i].m); }
+  }
+  if (sync_ok) {
+    pthread_cond_destroy(&pool.done);
+    pthread_cond_destroy(&pool.work);
+    pthread_mutex_destroy(&pool.mu);
+  }
+  free(pool.jobs);
+  free(helpers);
+  free(tids);
+  free(c);
+  return st;
+}
+
 static void *inflater_main(void *arg) {
   bg_source_t *s = arg;
   bg_status_t st = BG_OK;
@@ -473,7 +785,7 @@ static void *inflater_main(void *arg) {
   }
   if (st == BG_OK) {
     if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b)
-      st = pump_gzip(s, have);
+      st = s->inflate_threads >= 2 ? pump_bgzf(s, have) : pump_gzip(s, s->in, have, have, 0);
     else
       st = pump_plain(s, have);
   }
@@ -803,8 +1115,8 @@ static bg_status_t source_start(bg_source_t *s, char *err, size_t err_len) {
   return BG_OK;
 }
 
-bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path, char *err,
-                                size_t err_len) {
+bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path, int inflate_threads,
+                                char *err, size_t err_len) {
   put_msg(err, err_len, "%s", "");
   if (out != NULL) *out = NULL;
   if (out == NULL || r1_path == NULL || r2_path == NULL) {
@@ -829,6 +1141,7 @@ bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, con
     put_msg(err, err_len, "Cannot open reads: R1 and R2 are the same file (%s, %s)", r1_path, r2_path);
     st = BG_ERR_INVALID_ARGUMENT;
   }
+  r->src[0].inflate_threads = r->src[1].inflate_threads = inflate_threads > BG_READER_MAX_INFLATE_THREADS ? BG_READER_MAX_INFLATE_THREADS : inflate_threads;
   if (st == BG_OK) st = source_start(&r->src[0], err, err_len);
   if (st == BG_OK) st = source_start(&r->src[1], err, err_len);
   if (st != BG_OK) {

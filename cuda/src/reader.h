@@ -3,7 +3,8 @@
  *
  * Plain FASTQ or gzip (single or many concatenated members, as bgzip writes),
  * detected by magic bytes, inflated with ISA-L. Each file is inflated on its own
- * background thread, so R1 and R2 decompress in parallel. Records are read in
+ * background thread, so R1 and R2 decompress in parallel; bgzip files can also be
+ * inflated by several helper threads each (members are independent). Records are read in
  * lockstep: a count or read-name mismatch between R1 and R2 is an error, never a skip.
  *
  * One pair reader is used by one thread at a time (bg_pair_reader_next); the
@@ -36,7 +37,9 @@ void bg_batch_free(bg_batch_t *b);
 typedef struct bg_pair_reader_t bg_pair_reader_t;
 
 /**
- * Opens R1 and R2 and starts their inflater threads.
+ * Opens R1 and R2 and starts their inflater threads. inflate_threads >= 2 inflates bgzip files (BGZF
+ * members) on that many helper threads per file as well (capped at BG_READER_MAX_INFLATE_THREADS);
+ * 0 or 1: each file on its inflater thread alone. Results and errors are the same either way.
  * Errors (status + message naming the file and the problem, written to err):
  *   BG_ERR_FILE_NOT_FOUND, BG_ERR_PERMISSION_DENIED, BG_ERR_IO, BG_ERR_INVALID_ARGUMENT (NULL / same path).
  * Empty files are detected at the first bg_pair_reader_next (BG_ERR_EMPTY_INPUT).
@@ -44,8 +47,11 @@ typedef struct bg_pair_reader_t bg_pair_reader_t;
  * under two names (same device and inode). On success *out is freed with bg_pair_reader_close;
  * on failure *out is NULL and nothing is left open.
  */
-bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path,
+bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, const char *r2_path, int inflate_threads,
                                 char *err, size_t err_len);
+
+/** Most helper threads per file (inflate_threads above it is capped). */
+#define BG_READER_MAX_INFLATE_THREADS 16
 
 /**
  * Fills `batch` with up to max_pairs pairs (or until max_bases is passed), reusing its buffers.

@@ -126,6 +126,19 @@ static void *worker_main(void *arg) {
 
 /* ---- the analysis ---------------------------------------------------------------------------- */
 
+/* Helper threads inflating each bgzip file: BIOGPU_INFLATE_THREADS when set (0..BG_READER_MAX_INFLATE_THREADS,
+ * else -1), otherwise a quarter of the analysis threads from 8 threads on (up to 8 per file). On fewer cores
+ * the two inflater threads already keep every core busy. */
+static int inflate_threads(int threads) {
+  const char *e = getenv("BIOGPU_INFLATE_THREADS");
+  if (e) {
+    char *end;
+    long v = strtol(e, &end, 10);
+    return (*e && !*end && v >= 0 && v <= BG_READER_MAX_INFLATE_THREADS) ? (int)v : -1;
+  }
+  return threads >= 8 ? (threads / 4 < 8 ? threads / 4 : 8) : 0;
+}
+
 static void set_fraction(bg_run_t *r, double f) {
   double cur = bg_run_get_fraction(r);
   if (f > cur) bg_run_set_fraction(r, f);
@@ -171,8 +184,15 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   snprintf(r->backend, sizeof r->backend, "%s", use_cuda ? "cuda" : "cpu");
   snprintf(r->device, sizeof r->device, "%s", use_cuda ? "cuda" : "cpu");
 
+  int helpers = inflate_threads(nw);
+  if (helpers < 0) {
+    s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "BIOGPU_INFLATE_THREADS must be a whole number from 0 to %d, found \"%.40s\"",
+                BG_READER_MAX_INFLATE_THREADS, getenv("BIOGPU_INFLATE_THREADS"));
+    atomic_store(&r->busy, 0);
+    return finish(r, s);
+  }
   bg_pair_reader_t *reader = NULL;
-  s = bg_pair_reader_open(&reader, r1, r2, r->err, sizeof r->err);
+  s = bg_pair_reader_open(&reader, r1, r2, helpers, r->err, sizeof r->err);
   if (s != BG_OK) { atomic_store(&r->busy, 0); return finish(r, s); }
   atomic_store(&r->bytes_total, bg_pair_reader_bytes_total(reader));
   atomic_store(&r->stage, BG_STAGE_SCREENING);

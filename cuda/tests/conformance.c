@@ -1,10 +1,13 @@
 /* conformance.c — the same simulated sample through every backend built and usable here (CPU with
  * one thread, CPU with all threads, CUDA on each device), asserting byte-identical results (all
- * sections but engine and timing: same calls, counts and floating figures).
+ * sections but engine and timing: same calls, counts and floating figures). The sample is read as
+ * plain FASTQ and as bgzip FASTQ, the latter with one inflater thread per file and with helpers.
  * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample;
  * `--background F` sets the fraction of pairs from random background (default 0.9; lab samples: ~0.99).
  * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N] [--background F]
  * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +97,39 @@ static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint6
   fclose(f1); fclose(f2);
 }
 
+/* Writes src as bgzip does: members of 0xff00 input bytes with the BC extra field, then the empty EOF member. */
+static void bgzip_file(const char *src, const char *dst) {
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  static uint8_t data[0xff00], member[0x10000 + 64], level_buf[ISAL_DEF_LVL1_DEFAULT];
+  static const uint8_t hdr[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
+  for (int last = 0; !last;) {
+    size_t n = fread(data, 1, sizeof data, in);
+    last = n == 0;
+    struct isal_zstream zs;
+    isal_deflate_init(&zs);
+    zs.level = 1;
+    zs.level_buf = level_buf;
+    zs.level_buf_size = sizeof level_buf;
+    zs.gzip_flag = IGZIP_DEFLATE;
+    zs.end_of_stream = 1;
+    zs.next_in = data;
+    zs.avail_in = (uint32_t)n;
+    memcpy(member, hdr, sizeof hdr);
+    zs.next_out = member + sizeof hdr;
+    zs.avail_out = (uint32_t)(sizeof member - sizeof hdr - 8);
+    if (isal_deflate(&zs) != COMP_OK || zs.avail_in != 0) { fprintf(stderr, "bgzip: deflate failed\n"); exit(2); }
+    size_t at = sizeof hdr + zs.total_out;
+    uint32_t crc = crc32_gzip_refl(0, data, n);
+    for (int i = 0; i < 4; i++) member[at + i] = (uint8_t)(crc >> (8 * i)), member[at + 4 + i] = (uint8_t)(n >> (8 * i));
+    at += 8;
+    member[16] = (uint8_t)((at - 1) & 0xff);
+    member[17] = (uint8_t)((at - 1) >> 8);
+    fwrite(member, 1, at, out);
+  }
+  fclose(in);
+  fclose(out);
+}
+
 static const char *strip(const char *json) { const char *p = strstr(json, "\"options\""); return p ? p : json; }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
@@ -138,20 +174,34 @@ int main(int argc, char **argv) {
   snprintf(r1, sizeof r1, "%s/s_R1.fastq", dir);
   snprintf(r2, sizeof r2, "%s/s_R2.fastq", dir);
   simulate(r1, r2, src, nsrc, bench ? bench : pairs, background);
+  char z1[4200], z2[4200];
+  snprintf(z1, sizeof z1, "%s/s_R1.fastq.gz", dir);
+  snprintf(z2, sizeof z2, "%s/s_R2.fastq.gz", dir);
+  bgzip_file(r1, z1);
+  bgzip_file(r2, z2);
   int passed = 0, failed = 0;
   int ndev = bg_cuda_device_count();
-  struct { int backend, threads, device; const char *name, *unit_alns; } cfg[16];
+  /* inflate: NULL plain FASTQ; else bgzip input with BIOGPU_INFLATE_THREADS set to it ("" = the default) */
+  struct { int backend, threads, device; const char *name, *unit_alns, *inflate; } cfg[20];
   int nc = 0;
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread", NULL};
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads", NULL};
-  for (int d = 0; d < ndev && nc < 14; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread", NULL, NULL};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads", NULL, NULL};
+  for (int d = 0; d < ndev && nc < 14; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL, NULL};
+  /* bgzip input, inflated by each file's thread alone and with helper threads (3 here; in the benchmark
+   * the default, a quarter of the threads from 8 threads on) */
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip", NULL, "0"};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip+helpers", NULL, bench ? "" : "3"};
+  if (ndev > 0) {
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip", NULL, "0"};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip+helpers", NULL, bench ? "" : "3"};
+  }
   /* the engine keeps a fragment's alignments explicitly, compactly or not at all (mapped again): the same
    * results whichever it uses (BIOGPU_UNIT_ALNS forces one) */
   if (!bench) {
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/explicit", "explicit"};
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/remap", "remap"};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/explicit", "explicit", NULL};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/remap", "remap", NULL};
   }
-  printf("backends: %d (cuda compiled: %d, devices: %d), pairs: %llu, background: %.0f %%\n", nc, bg_cuda_compiled(), ndev,
+  printf("configurations: %d (cuda compiled: %d, devices: %d), pairs: %llu, background: %.0f %%\n", nc, bg_cuda_compiled(), ndev,
          (unsigned long long)(bench ? bench : pairs), background * 100);
   char *ref = NULL;
   for (int i = 0; i < nc; i++) {
@@ -161,12 +211,14 @@ int main(int argc, char **argv) {
     bg_run_t *run = bg_run_new(db);
     if (cfg[i].unit_alns) setenv("BIOGPU_UNIT_ALNS", cfg[i].unit_alns, 1);
     else unsetenv("BIOGPU_UNIT_ALNS");
+    if (cfg[i].inflate && *cfg[i].inflate) setenv("BIOGPU_INFLATE_THREADS", cfg[i].inflate, 1);
+    else unsetenv("BIOGPU_INFLATE_THREADS");
     double t0 = now();
-    s = bg_run_analyze(run, &o, r1, r2);
+    s = bg_run_analyze(run, &o, cfg[i].inflate ? z1 : r1, cfg[i].inflate ? z2 : r2);
     double dt = now() - t0;
     if (s != BG_OK) { printf("FAIL %s (device %d): %s: %s\n", cfg[i].name, cfg[i].device, bg_status_name(s), bg_run_errmsg(run)); failed++; bg_run_free(run); continue; }
     const char *j = bg_run_result_json(run, NULL);
-    printf("%-16s device %d: %.3f s, %.0f read pairs/s\n", cfg[i].name, cfg[i].device, dt, (double)(bench ? bench : pairs) / dt);
+    printf("%-20s device %d: %.3f s, %.0f read pairs/s\n", cfg[i].name, cfg[i].device, dt, (double)(bench ? bench : pairs) / dt);
     if (!ref) {
       ref = strdup(strip(j));
       int ok = strstr(ref, "blaTEM-1B_") && (!gyr || strstr(ref, "\"S83L\""));
@@ -184,10 +236,24 @@ int main(int argc, char **argv) {
     }
     bg_run_free(run);
   }
+  if (!bench) { /* a bad BIOGPU_INFLATE_THREADS is refused by name, not ignored */
+    bg_run_options_t o;
+    bg_run_options_init(&o);
+    o.backend = BG_BACKEND_CPU;
+    bg_run_t *run = bg_run_new(db);
+    setenv("BIOGPU_INFLATE_THREADS", "lots", 1);
+    s = bg_run_analyze(run, &o, z1, z2);
+    unsetenv("BIOGPU_INFLATE_THREADS");
+    int ok = s == BG_ERR_INVALID_ARGUMENT && strstr(bg_run_errmsg(run), "BIOGPU_INFLATE_THREADS") &&
+             strstr(bg_run_errmsg(run), "\"lots\"") && !bg_run_result_json(run, NULL);
+    printf("%s BIOGPU_INFLATE_THREADS=lots refused: %s\n", ok ? "ok  " : "FAIL", bg_run_errmsg(run));
+    ok ? passed++ : failed++;
+    bg_run_free(run);
+  }
   free(ref);
   for (int i = 0; i < nsrc; i++) free(src[i].seq);
   bg_db_free(db);
-  unlink(r1); unlink(r2); rmdir(dir);
+  unlink(r1); unlink(r2); unlink(z1); unlink(z2); rmdir(dir);
   printf("conformance: %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -31,6 +31,7 @@
 
 static int g_passed, g_failed, g_test_failed;
 static char g_dir[256];
+static int g_inflate_threads;   /* helper threads per bgzip file for every reader the tests open */
 
 #define CHECK(cond, ...)                                                   \
   do {                                                                     \
@@ -47,10 +48,10 @@ static void run_test(const char *name, void (*fn)(void)) {
   fn();
   if (g_test_failed) {
     g_failed++;
-    fprintf(stderr, "FAIL %s\n", name);
+    fprintf(stderr, "FAIL %s%s\n", name, g_inflate_threads ? " (bgzip helpers)" : "");
   } else {
     g_passed++;
-    printf("ok   %s\n", name);
+    printf("ok   %s%s\n", name, g_inflate_threads ? " (bgzip helpers)" : "");
   }
 }
 
@@ -263,7 +264,7 @@ static result_t read_all(const char *p1, const char *p2, uint32_t max_pairs, uin
   result_t res;
   memset(&res, 0, sizeof res);
   bg_pair_reader_t *r = NULL;
-  res.st = bg_pair_reader_open(&r, p1, p2, res.err, sizeof res.err);
+  res.st = bg_pair_reader_open(&r, p1, p2, g_inflate_threads, res.err, sizeof res.err);
   if (res.st != BG_OK) return res;
   bg_batch_t b;
   bg_batch_init(&b);
@@ -328,7 +329,7 @@ static void test_plain_small_pair_reads_sequences_and_offsets(void) {
   const char *p1 = write_file("small_R1.fastq", a.p, a.n), *p2 = write_file("small_R2.fastq", b.p, b.n);
   bg_pair_reader_t *r = NULL;
   char err[256];
-  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  CHECK(bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err) == BG_OK, "%s", err);
   bg_batch_t bt;
   bg_batch_init(&bt);
   CHECK(bg_pair_reader_next(r, &bt, 100, 0, err, sizeof err) == BG_OK, "%s", err);
@@ -392,7 +393,7 @@ static void test_batches_respect_max_pairs_and_max_bases(void) {
 
   bg_pair_reader_t *r = NULL;
   char err[256];
-  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  CHECK(bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err) == BG_OK, "%s", err);
   bg_batch_t b;
   bg_batch_init(&b);
   uint64_t pairs = 0;
@@ -535,8 +536,8 @@ static void test_directory_and_bad_arguments_are_rejected(void) {
   expect_error(g_ok1, link, BG_ERR_INVALID_ARGUMENT, "same file", NULL);
   bg_pair_reader_t *r = (bg_pair_reader_t *)1;
   char err[128];
-  CHECK(bg_pair_reader_open(&r, NULL, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT && r == NULL, "NULL path");
-  CHECK(bg_pair_reader_open(NULL, g_ok1, g_ok2, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL out");
+  CHECK(bg_pair_reader_open(&r, NULL, g_ok2, g_inflate_threads, err, sizeof err) == BG_ERR_INVALID_ARGUMENT && r == NULL, "NULL path");
+  CHECK(bg_pair_reader_open(NULL, g_ok1, g_ok2, g_inflate_threads, err, sizeof err) == BG_ERR_INVALID_ARGUMENT, "NULL out");
   bg_pair_reader_close(NULL);
   bg_batch_free(NULL);
 }
@@ -702,6 +703,80 @@ static void test_empty_files_are_empty_input(void) {
   buf_free(&z), buf_free(&bz);
 }
 
+/* Reads p1/p2 with one inflater thread per file and with helpers; everything must be the same. */
+static void expect_same_with_helpers(const char *what, const char *p1, const char *p2, bg_status_t want) {
+  int saved = g_inflate_threads;
+  g_inflate_threads = 0;
+  result_t one = read_all(p1, p2, 700, 0);
+  g_inflate_threads = 3;
+  result_t many = read_all(p1, p2, 700, 0);
+  g_inflate_threads = saved;
+  if (getenv("BG_TEST_VERBOSE")) printf("     %s -> %d %llu '%s'\n", what, one.st, (unsigned long long)one.pairs, one.err);
+  CHECK(one.st == want, "%s: status %d, expected %d (%s)", what, one.st, want, one.err);
+  CHECK(one.st == many.st && strcmp(one.err, many.err) == 0, "%s: '%s' vs '%s'", what, one.err, many.err);
+  CHECK(one.pairs == many.pairs && one.seq1.n == many.seq1.n && one.seq2.n == many.seq2.n &&
+            (one.seq1.n == 0 || memcmp(one.seq1.p, many.seq1.p, one.seq1.n) == 0) &&
+            (one.seq2.n == 0 || memcmp(one.seq2.p, many.seq2.p, one.seq2.n) == 0),
+        "%s: %llu vs %llu pairs, or other bases", what, (unsigned long long)one.pairs, (unsigned long long)many.pairs);
+  result_free(&one);
+  result_free(&many);
+}
+
+/* Offset of the k-th member of a bgzip buffer (members framed by gz_member HDR_BGZF). */
+static size_t bgzf_member_at(const buf_t *z, size_t k) {
+  size_t at = 0;
+  for (size_t i = 0; i < k; i++) at += (size_t)(uint8_t)z->p[at + 16] + ((size_t)(uint8_t)z->p[at + 17] << 8) + 1;
+  return at;
+}
+
+/* bgzip members go to helper threads only while they are whole, BGZF-framed and inflate to their stated size;
+ * every other case is handed back to the one-thread path at that member, so the outcome never changes. */
+static void test_bgzip_helpers_give_the_one_thread_outcome_on_every_fault(void) {
+  buf_t r1 = {0}, r2 = {0}, z = {0};
+  gen_pair(&r1, &r2, NULL, NULL, 6000, 21);
+  gz_bgzf(&z, &r1, 3001); /* ~900 members, ~2.7 MB: several jobs of 1 MiB */
+  char *p2 = strdup(write_file("h_R2.fq", r2.p, r2.n));
+  const size_t mid = bgzf_member_at(&z, 500), last = bgzf_member_at(&z, (r1.n + 3000) / 3001 - 1);
+  buf_t t = {0};
+#define VARIANT(name, want, edit)                           \
+  do {                                                      \
+    t.n = 0;                                                \
+    buf_put(&t, z.p, z.n);                                  \
+    edit;                                                   \
+    expect_same_with_helpers(name, write_file("h_R1.bgz", t.p, t.n), p2, want); \
+  } while (0)
+  VARIANT("intact", BG_OK, (void)0);
+  VARIANT("deflate data of member 500", BG_ERR_CORRUPT_GZIP, t.p[mid + 40] ^= 0x5a);
+  VARIANT("CRC of member 500", BG_ERR_CORRUPT_GZIP, t.p[bgzf_member_at(&z, 501) - 6] ^= 1);
+  VARIANT("ISIZE of member 500 (stated 1 byte more)", BG_ERR_CORRUPT_GZIP, t.p[bgzf_member_at(&z, 501) - 4] += 1);
+  VARIANT("ISIZE of member 500 over 64 KiB", BG_ERR_CORRUPT_GZIP, t.p[bgzf_member_at(&z, 501) - 2] = 1);
+  /* gzip readers do not check BSIZE: a wrong one is read on (by the one-thread path from that member on) */
+  VARIANT("BSIZE of member 500 one short", BG_OK, t.p[mid + 16] -= 1);
+  VARIANT("BSIZE of member 500 one long", BG_OK, t.p[mid + 16] += 1);
+  VARIANT("member 500 without the BC field", BG_OK, t.p[mid + 12] = 'X'); /* an unknown extra field: valid gzip */
+  VARIANT("member 500 framed without FEXTRA", BG_ERR_CORRUPT_GZIP, t.p[mid + 3] = 0);
+  VARIANT("truncated inside member 500", BG_ERR_CORRUPT_GZIP, t.n = mid + 100);
+  VARIANT("truncated inside the last data member", BG_ERR_CORRUPT_GZIP, t.n = last + 20);
+  VARIANT("cut after a member", BG_ERR_MALFORMED_FASTQ, t.n = mid); /* the last record is cut */
+  VARIANT("zero padding after the end", BG_OK, buf_put(&t, "\0\0\0\0\0\0\0\0\0\0", 10));
+  VARIANT("garbage after the end", BG_ERR_CORRUPT_GZIP, buf_put(&t, "garbage!", 8));
+  VARIANT("zeros then garbage", BG_ERR_CORRUPT_GZIP, buf_put(&t, "\0\0\0x", 4));
+  /* plain gzip members in the middle of bgzip ones: read on (the one-thread path from there) */
+  buf_t mixed = {0};
+  buf_put(&mixed, z.p, mid);
+  gz_member(&mixed, "", 0, HDR_PLAIN);
+  gz_member(&mixed, "", 0, HDR_FNAME);
+  buf_put(&mixed, z.p + mid, z.n - mid);
+  expect_same_with_helpers("plain members between bgzip ones", write_file("h_mixed_R1.gz", mixed.p, mixed.n), p2, BG_OK);
+  result_t res = read_all(path_of("h_mixed_R1.gz"), p2, 1000, 0);
+  CHECK(res.st == BG_OK && res.pairs == 6000, "mixed framing: %d %llu pairs (%s)", res.st, (unsigned long long)res.pairs,
+        res.err);
+  result_free(&res);
+#undef VARIANT
+  buf_free(&r1), buf_free(&r2), buf_free(&z), buf_free(&t), buf_free(&mixed);
+  free(p2);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Tests: threads                                                             */
 /* ------------------------------------------------------------------------- */
@@ -711,7 +786,7 @@ static void test_close_mid_stream_returns_quickly(void) {
   for (int reads = 0; reads < 3; reads++) {
     bg_pair_reader_t *r = NULL;
     char err[256];
-    bg_status_t st = bg_pair_reader_open(&r, p1, p2, err, sizeof err);
+    bg_status_t st = bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err);
     CHECK(st == BG_OK, "%s", err);
     if (st != BG_OK) return;
     bg_batch_t b;
@@ -730,7 +805,7 @@ static void test_progress_reaches_total_and_never_decreases(void) {
   bg_pair_reader_t *r = NULL;
   char err[256];
   const char *p1 = path_of("gen_R1.bgz"), *p2 = path_of("gen_R2.fastq.gz");
-  CHECK(bg_pair_reader_open(&r, p1, p2, err, sizeof err) == BG_OK, "%s", err);
+  CHECK(bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err) == BG_OK, "%s", err);
   if (r == NULL) return;
   bg_batch_t b;
   bg_batch_init(&b);
@@ -757,7 +832,47 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
   return remove(path);
 }
 
-int main(void) {
+/* test_reader --bench R1 R2 [HELPERS [REPEATS]]: reads a pair to the end and prints wall and CPU seconds (the
+ * reader's own floor: inflate and parse, no analysis). */
+static int bench(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: test_reader --bench R1 R2 [HELPERS [REPEATS]]\n");
+    return 2;
+  }
+  int helpers = argc > 4 ? atoi(argv[4]) : 0, reps = argc > 5 ? atoi(argv[5]) : 1;
+  for (int k = 0; k < reps; k++) {
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    double t0 = now_s();
+    g_inflate_threads = helpers;
+    result_t res;
+    memset(&res, 0, sizeof res);
+    bg_pair_reader_t *r = NULL;
+    res.st = bg_pair_reader_open(&r, argv[2], argv[3], helpers, res.err, sizeof res.err);
+    bg_batch_t b;
+    bg_batch_init(&b);
+    while (res.st == BG_OK) {
+      res.st = bg_pair_reader_next(r, &b, 4096, 4096 * 400, res.err, sizeof res.err);
+      if (res.st != BG_OK || b.n_pairs == 0) break;
+      res.pairs += b.n_pairs;
+      res.bases += b.bases;
+    }
+    bg_batch_free(&b);
+    bg_pair_reader_close(r);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    if (res.st != BG_OK) {
+      fprintf(stderr, "%s\n", res.err);
+      return 1;
+    }
+    printf("{\"pairs\": %llu, \"bases\": %llu, \"helpers\": %d, \"seconds\": %.4f, \"cpu_seconds\": %.4f}\n",
+           (unsigned long long)res.pairs, (unsigned long long)res.bases, helpers, now_s() - t0,
+           (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--bench") == 0) return bench(argc, argv);
   setvbuf(stdout, NULL, _IOLBF, 0);
   snprintf(g_dir, sizeof g_dir, "%s/bg_reader_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (mkdtemp(g_dir) == NULL) {
@@ -795,6 +910,17 @@ int main(void) {
   RUN(test_empty_files_are_empty_input);
   RUN(test_close_mid_stream_returns_quickly);
   RUN(test_progress_reaches_total_and_never_decreases);
+  RUN(test_bgzip_helpers_give_the_one_thread_outcome_on_every_fault);
+  /* the gzip cases again with bgzip members inflated on helper threads */
+  g_inflate_threads = 3;
+  RUN(test_plain_gzip_and_bgzip_give_identical_reads);
+  RUN(test_truncated_gzip_is_corrupt_gzip);
+  RUN(test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip);
+  RUN(test_zero_padding_after_last_member_is_ignored);
+  RUN(test_empty_files_are_empty_input);
+  RUN(test_close_mid_stream_returns_quickly);
+  RUN(test_progress_reaches_total_and_never_decreases);
+  g_inflate_threads = 0;
 
   if (nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
   free((void *)g_ok1);
