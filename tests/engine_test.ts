@@ -260,16 +260,30 @@ Deno.test("wild-type catalogued sites (gyrA D87, G81, parC E84) are sites, not m
   assert(f.truth.pointfinderGenes.includes("gyrA"));
 });
 
-Deno.test("plain, gzip and multi-member gzip of the same reads give identical results", async () => {
+Deno.test("plain, gzip and bgzip of the same reads give identical results, bgzip also with inflate helpers", async () => {
   const base = (await result("genes")).r;
-  for (const format of ["gz", "multigz"] as const) {
-    const f = await fixture("genes", format);
-    const r = await analyzeFixture(f, { backend: "cpu" });
-    assertEquals(r.genes, base.genes, `${format} genes`);
-    assertEquals(r.mutations, base.mutations, `${format} mutations`);
-    assertEquals(r.sites, base.sites, `${format} sites`);
-    assertEquals(r.input.read_pairs, base.input.read_pairs);
-    assertEquals(r.input.bases, base.input.bases);
+  const runs = [["gz", "0"], ["multigz", "0"], ["multigz", "3"]] as const;
+  try {
+    for (const [format, helpers] of runs) {
+      Deno.env.set("BIOGPU_INFLATE_THREADS", helpers); // read by the engine at each analysis
+      const f = await fixture("genes", format);
+      const r = await analyzeFixture(f, { backend: "cpu" });
+      const what = `${format}, ${helpers} helpers`;
+      assertEquals(r.genes, base.genes, `${what}: genes`);
+      assertEquals(r.mutations, base.mutations, `${what}: mutations`);
+      assertEquals(r.sites, base.sites, `${what}: sites`);
+      assertEquals(r.input.read_pairs, base.input.read_pairs);
+      assertEquals(r.input.bases, base.input.bases);
+    }
+    Deno.env.set("BIOGPU_INFLATE_THREADS", "many");
+    const f = await fixture("genes", "multigz");
+    await nodeAssert.rejects(
+      analyzeFixture(f, { backend: "cpu" }),
+      (e: Error) =>
+        /BIOGPU_INFLATE_THREADS must be a whole number/.test(e.message) && /"many"/.test(e.message),
+    );
+  } finally {
+    Deno.env.delete("BIOGPU_INFLATE_THREADS");
   }
 });
 

@@ -3,8 +3,8 @@
  *
  * Everything here is seeded (mulberry32): the same sources, options and seed give byte-identical FASTQ. Reads
  * carry substitution errors (more toward the 3' end), rare small indels, occasional `N` bases and lowercase
- * stretches, and CASAVA 1.8 or `/1` `/2` names. Output is plain FASTQ, one gzip member, or many gzip members
- * concatenated (bgzip-like).
+ * stretches, and CASAVA 1.8 or `/1` `/2` names. Output is plain FASTQ, one gzip member, or bgzip's format
+ * (BGZF: gzip members of at most 64 KiB whose BC extra field holds their size, then bgzip's empty EOF member).
  *
  * Helpers load the reference data installed by Debian (ResFinder, PointFinder, E. coli K-12), locate a
  * PointFinder gene in the K-12 genome and plant catalogued mutations in it.
@@ -18,7 +18,7 @@
  * @module
  */
 
-import { gunzipSync, gzipSync } from "node:zlib";
+import { crc32, deflateRawSync, gunzipSync, gzipSync } from "node:zlib";
 
 /** ResFinder database folder (Debian `resfinder-db`). */
 export const RESFINDER_DIR = "/usr/share/resfinder/db";
@@ -719,7 +719,7 @@ export class Renderer {
 // ---------------------------------------------------------------------------------------------------------
 // Writing
 
-/** Output format: plain FASTQ, one gzip member, or many gzip members concatenated (bgzip-like). */
+/** Output format: plain FASTQ, one gzip member, or bgzip's BGZF members (`multigz`). */
 export type FastqFormat = "plain" | "gz" | "multigz";
 
 /** Writes FASTQ bytes to a file in one format, in chunks. */
@@ -743,7 +743,7 @@ export class FastqWriter {
     }
   }
 
-  /** Opens `path` for writing (truncating). `blockSize` is the uncompressed size of one multigz member. */
+  /** Opens `path` for writing (truncating). `blockSize` is the uncompressed size of one multigz member (at most). */
   static async open(
     path: string,
     format: FastqFormat,
@@ -760,15 +760,13 @@ export class FastqWriter {
     } else if (this.#format === "gz") {
       await this.#gz!.write(data as Uint8Array<ArrayBuffer>);
     } else {
-      for (let i = 0; i < data.length; i += this.#blockSize) {
-        const member = gzipSync(data.subarray(i, i + this.#blockSize), { level: this.#level });
-        await writeAll(this.#file, new Uint8Array(member.buffer, member.byteOffset, member.byteLength));
-      }
+      await writeAll(this.#file, bgzf(data, this.#blockSize, this.#level, false));
     }
   }
 
   /** Finishes the stream and closes the file. */
   async close(): Promise<void> {
+    if (this.#format === "multigz") await writeAll(this.#file, BGZF_EOF);
     if (this.#gz) {
       await this.#gz.close();
       await this.#piped; // closes the file
@@ -819,9 +817,70 @@ export function gzip(data: Uint8Array, level = 6): Uint8Array {
   return new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
 }
 
-/** Compresses bytes as many gzip members of `blockSize` uncompressed bytes each. */
-export function multiGzip(data: Uint8Array, blockSize = 65280, level = 6): Uint8Array {
+/** bgzip's end-of-file marker: an empty BGZF member. */
+export const BGZF_EOF: Uint8Array = new Uint8Array([
+  0x1f,
+  0x8b,
+  8,
+  4,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0xff,
+  6,
+  0,
+  0x42,
+  0x43,
+  2,
+  0,
+  0x1b,
+  0,
+  3,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+]);
+
+/** One BGZF member of `data`, or null when it would exceed BGZF's 64 KiB member limit. */
+function bgzfMember(data: Uint8Array, level: number): Uint8Array | null {
+  const body = deflateRawSync(data, { level });
+  const size = 18 + body.length + 8;
+  if (size > 65536) return null;
+  const m = new Uint8Array(size);
+  m.set([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, (size - 1) & 0xff, (size - 1) >> 8]);
+  m.set(body, 18);
+  const v = new DataView(m.buffer);
+  v.setUint32(18 + body.length, crc32(data) >>> 0, true);
+  v.setUint32(22 + body.length, data.length, true);
+  return m;
+}
+
+/** BGZF members of at most `blockSize` uncompressed bytes each (smaller where a block will not fit); with the
+ * EOF marker when `eof`. */
+export function bgzf(data: Uint8Array, blockSize = 65280, level = 6, eof = true): Uint8Array {
   const parts: Uint8Array[] = [];
-  for (let i = 0; i < data.length; i += blockSize) parts.push(gzip(data.subarray(i, i + blockSize), level));
+  const put = (d: Uint8Array): void => {
+    const m = bgzfMember(d, level);
+    if (m) parts.push(m);
+    else {
+      put(d.subarray(0, d.length >> 1));
+      put(d.subarray(d.length >> 1));
+    }
+  };
+  for (let i = 0; i < data.length; i += blockSize) put(data.subarray(i, i + blockSize));
+  if (eof) parts.push(BGZF_EOF);
   return concat(parts);
+}
+
+/** Compresses bytes as bgzip does (BGZF members of `blockSize` uncompressed bytes, then the EOF marker). */
+export function multiGzip(data: Uint8Array, blockSize = 65280, level = 6): Uint8Array {
+  return bgzf(data, blockSize, level);
 }

@@ -166,7 +166,7 @@ Deno.test("error model: substitutions near the configured rate, more toward the 
   assert(lower > 0, "some lowercase reads");
 });
 
-Deno.test("gz and multi-member gz inflate to the plain bytes", async () => {
+Deno.test("gz and bgzip output inflate to the plain bytes; bgzip's members are BGZF-framed", async () => {
   const plan = smallPlan();
   const dir = await Deno.makeTempDir({ prefix: "sim_test_" });
   try {
@@ -178,11 +178,23 @@ Deno.test("gz and multi-member gz inflate to the plain bytes", async () => {
       assertEquals(data, plain.r1, format);
     }
     const multi = sim.multiGzip(plain.r1, 1000);
-    let members = 0;
-    for (let i = 0; i + 3 < multi.length; i++) {
-      if (multi[i] === 0x1f && multi[i + 1] === 0x8b && multi[i + 2] === 8 && multi[i + 3] === 0) members++;
+    // BGZF: members walked by the size in their BC field, each a gzip member with FEXTRA, then the EOF marker
+    let members = 0, at = 0;
+    while (at < multi.length) {
+      const m = multi.subarray(at);
+      assertEquals([...m.subarray(0, 4)], [0x1f, 0x8b, 8, 4], `member ${members} header`);
+      assertEquals([...m.subarray(12, 16)], [0x42, 0x43, 2, 0], `member ${members} BC field`);
+      const size = (m[16] | (m[17] << 8)) + 1;
+      assertEquals(
+        new Uint8Array(gunzipSync(m.subarray(0, size))).length,
+        new DataView(m.buffer, m.byteOffset + size - 4, 4).getUint32(0, true),
+      );
+      at += size;
+      members++;
     }
-    assert(members >= Math.floor(plain.r1.length / 1000), `members: ${members}`);
+    assertEquals(at, multi.length);
+    assertEquals([...multi.subarray(multi.length - 28)], [...sim.BGZF_EOF]);
+    assert(members > Math.floor(plain.r1.length / 1000), `members: ${members}`);
     assertEquals(new Uint8Array(gunzipSync(multi)), plain.r1);
   } finally {
     await Deno.remove(dir, { recursive: true });
