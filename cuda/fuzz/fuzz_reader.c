@@ -12,14 +12,13 @@
  * Built by `make -C cuda fuzz` with small ring blocks (see the Makefile) so that
  * block hand-over, line carry and block growth are exercised by small inputs.
  */
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gz_writer.h"
 #include "reader.h"
 
 static char g_dir[64];
@@ -39,35 +38,12 @@ static int write_all(const char *path, const uint8_t *data, size_t n) {
 }
 
 /* Appends a gzip member of data[0..n) at out[*len..] (out has room for the worst case): plain gzip
- * framing, or bgzip's (the BC extra field holding the member's size), which the reader may inflate on
- * helper threads. */
+ * framing, or bgzip's, which the reader may inflate on helper threads. A BGZF member too big for its
+ * size field is written in plain framing. */
 static void gzip_member(uint8_t *out, size_t *len, size_t cap, const uint8_t *data, size_t n, int bgzf) {
-  static const uint8_t plain[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-  static const uint8_t bgzf_hdr[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
-  size_t start = *len, hdr = bgzf ? sizeof bgzf_hdr : sizeof plain;
-  if (cap - start < hdr + 8) return;
-  memcpy(out + start, bgzf ? bgzf_hdr : plain, hdr);
-  struct isal_zstream zs;
-  isal_deflate_init(&zs);
-  zs.level = 0;
-  zs.gzip_flag = IGZIP_DEFLATE;
-  zs.end_of_stream = 1;
-  zs.flush = NO_FLUSH;
-  zs.next_in = (uint8_t *)data;
-  zs.avail_in = (uint32_t)n;
-  zs.next_out = out + start + hdr;
-  zs.avail_out = (uint32_t)(cap - start - hdr - 8);
-  if (isal_deflate(&zs) != COMP_OK) return;
-  size_t at = start + hdr + zs.total_out;
-  uint32_t crc = crc32_gzip_refl(0, data, n), isize = (uint32_t)n;
-  for (int i = 0; i < 4; i++) out[at + i] = (uint8_t)(crc >> (8 * i)), out[at + 4 + i] = (uint8_t)(isize >> (8 * i));
-  at += 8;
-  if (bgzf) {
-    if (at - start - 1 > 0xffff) return; /* too big for the BC field: leave it out */
-    out[start + 16] = (uint8_t)((at - start - 1) & 0xff);
-    out[start + 17] = (uint8_t)((at - start - 1) >> 8);
-  }
-  *len = at;
+  size_t k = bgzf ? gz_write_member(out + *len, cap - *len, data, n, GZ_BGZF, 0) : 0;
+  if (k == 0) k = gz_write_member(out + *len, cap - *len, data, n, GZ_PLAIN, 0);
+  *len += k;
 }
 
 /* What one reading of the pair gave: status, message, pairs and a hash of every base. */

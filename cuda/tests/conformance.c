@@ -6,8 +6,6 @@
  * `--background F` sets the fraction of pairs from random background (default 0.9; lab samples: ~0.99).
  * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N] [--background F]
  * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 
 #include "biogpu.h"
+#include "gz_writer.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
@@ -97,35 +96,17 @@ static void simulate(const char *r1, const char *r2, src_t *src, int nsrc, uint6
   fclose(f1); fclose(f2);
 }
 
-/* Writes src as bgzip does: members of 0xff00 input bytes with the BC extra field, then the empty EOF member. */
+/* Writes src as bgzip does: BGZF members of 0xff00 input bytes, then the empty EOF member. */
 static void bgzip_file(const char *src, const char *dst) {
   FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-  static uint8_t data[0xff00], member[0x10000 + 64], level_buf[ISAL_DEF_LVL1_DEFAULT];
-  static const uint8_t hdr[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
-  for (int last = 0; !last;) {
-    size_t n = fread(data, 1, sizeof data, in);
-    last = n == 0;
-    struct isal_zstream zs;
-    isal_deflate_init(&zs);
-    zs.level = 1;
-    zs.level_buf = level_buf;
-    zs.level_buf_size = sizeof level_buf;
-    zs.gzip_flag = IGZIP_DEFLATE;
-    zs.end_of_stream = 1;
-    zs.next_in = data;
-    zs.avail_in = (uint32_t)n;
-    memcpy(member, hdr, sizeof hdr);
-    zs.next_out = member + sizeof hdr;
-    zs.avail_out = (uint32_t)(sizeof member - sizeof hdr - 8);
-    if (isal_deflate(&zs) != COMP_OK || zs.avail_in != 0) { fprintf(stderr, "bgzip: deflate failed\n"); exit(2); }
-    size_t at = sizeof hdr + zs.total_out;
-    uint32_t crc = crc32_gzip_refl(0, data, n);
-    for (int i = 0; i < 4; i++) member[at + i] = (uint8_t)(crc >> (8 * i)), member[at + 4 + i] = (uint8_t)(n >> (8 * i));
-    at += 8;
-    member[16] = (uint8_t)((at - 1) & 0xff);
-    member[17] = (uint8_t)((at - 1) >> 8);
-    fwrite(member, 1, at, out);
+  static uint8_t data[0xff00], member[0x10000];
+  size_t n;
+  while ((n = fread(data, 1, sizeof data, in)) > 0) {
+    size_t k = gz_write_member(member, sizeof member, data, n, GZ_BGZF, 1);
+    if (k == 0) { fprintf(stderr, "bgzip: deflate failed\n"); exit(2); }
+    fwrite(member, 1, k, out);
   }
+  fwrite(BGZF_EOF, 1, sizeof BGZF_EOF, out);
   fclose(in);
   fclose(out);
 }

@@ -10,8 +10,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gz_writer.h"
 #include "reader.h"
 
 /* ------------------------------------------------------------------------- */
@@ -116,65 +115,20 @@ static const char *write_file(const char *name, const void *data, size_t n) {
 /* gzip writers                                                               */
 /* ------------------------------------------------------------------------- */
 
-enum { HDR_PLAIN, HDR_BGZF, HDR_FNAME };
+enum { HDR_PLAIN = GZ_PLAIN, HDR_BGZF = GZ_BGZF, HDR_FNAME = GZ_FNAME };
 
-/* Raw deflate of data into out (level 1). */
-static void deflate_raw(buf_t *out, const char *data, size_t n) {
-  struct isal_zstream zs;
-  isal_deflate_init(&zs);
-  static uint8_t level_buf[ISAL_DEF_LVL1_DEFAULT];
-  zs.level = 1;
-  zs.level_buf = level_buf;
-  zs.level_buf_size = sizeof level_buf;
-  zs.gzip_flag = IGZIP_DEFLATE;
-  zs.end_of_stream = 1;
-  zs.flush = NO_FLUSH;
-  zs.next_in = (uint8_t *)data;
-  zs.avail_in = (uint32_t)n;
-  size_t cap = n + n / 2 + 1024;
+/* Appends one gzip member holding data[0..n) (level 1). */
+static void gz_member(buf_t *out, const char *data, size_t n, int kind) {
+  size_t cap = gz_member_bound(n);
   uint8_t *tmp = malloc(cap);
-  zs.next_out = tmp;
-  zs.avail_out = (uint32_t)cap;
-  int rc = isal_deflate(&zs);
-  if (rc != COMP_OK || zs.internal_state.state != ZSTATE_END) {
-    fprintf(stderr, "deflate failed (%d)\n", rc);
+  size_t k = tmp ? gz_write_member(tmp, cap, data, n, kind, 1) : 0;
+  if (k == 0 || k > cap) {
+    fprintf(stderr, "gzip member of %zu bytes (kind %d) failed\n", n, kind);
     exit(2);
   }
-  buf_put(out, tmp, zs.total_out);
+  buf_put(out, tmp, k);
   free(tmp);
 }
-
-static void put_le32(buf_t *b, uint32_t v) {
-  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-  buf_put(b, x, 4);
-}
-
-/* Appends one gzip member holding data[0..n). */
-static void gz_member(buf_t *out, const char *data, size_t n, int kind) {
-  size_t start = out->n;
-  static const uint8_t plain[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-  static const uint8_t bgzf[18] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0};
-  static const uint8_t fname[10] = {0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3};
-  if (kind == HDR_BGZF)
-    buf_put(out, bgzf, sizeof bgzf);
-  else if (kind == HDR_FNAME) {
-    buf_put(out, fname, sizeof fname);
-    buf_put(out, "sample_R1.fastq", 16);
-  } else
-    buf_put(out, plain, sizeof plain);
-  deflate_raw(out, data, n);
-  put_le32(out, crc32_gzip_refl(0, (const unsigned char *)data, n));
-  put_le32(out, (uint32_t)n);
-  if (kind == HDR_BGZF) {
-    size_t bsize = out->n - start - 1;
-    out->p[start + 16] = (char)(bsize & 0xff);
-    out->p[start + 17] = (char)(bsize >> 8);
-  }
-}
-
-/* The 28-byte empty member bgzip writes at the end of every file. */
-static const uint8_t BGZF_EOF[28] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43,
-                                     2,    0,    0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 static void gz_whole(buf_t *out, const buf_t *in) { gz_member(out, in->p ? in->p : "", in->n, HDR_PLAIN); }
 
