@@ -67,14 +67,16 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
 #define BG_SCREEN_SIMD 1
 /* AVX2 form of sample_kmers for reads of BG_K..BG_SIMD_MAX_LEN bases. Packs the read to 2 bits a base,
  * 32 bases per step (maddubs/madd gather four codes into a byte), twice: first base in the high bits
- * (a big-endian load of 8 bytes is the forward k-mer) and first base in the low bits (a little-endian
- * load, complemented, is the reverse complement). Returns UINT32_MAX when the read holds an N (the
- * caller takes the scalar path, which restarts k-mers after it). */
+ * (a big-endian load of 8 bytes, shifted, is the forward k-mer) and first base in the low bits (a
+ * little-endian load, shifted and complemented, is the reverse complement). N bases are found in the same
+ * pass; as in the reference loop, k-mers restart after each N, so a read with N samples from the first
+ * base after each N on. */
 #define BG_SIMD_MAX_LEN 512u
-_Static_assert(BG_SCREEN_STRIDE % 4 == 0, "sampled k-mers must start on a packed byte");
+_Static_assert(BG_SCREEN_STRIDE % 4 == 0, "sampled k-mers of N-free reads start on a packed byte");
 __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
                                                                  uint64_t *out, uint32_t cap) {
   uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 16], lo_first[BG_SIMD_MAX_LEN / 4 + 16];
+  uint32_t nmask[BG_SIMD_MAX_LEN / 32]; /* bit j of word b: base 32 b + j is N */
   const __m256i three = _mm256_set1_epi8(3);
   const __m256i w1h = _mm256_set1_epi16(0x0104), w2h = _mm256_set1_epi32(0x00010010); /* 64a+16b+4c+d */
   const __m256i w1l = _mm256_set1_epi16(0x0401), w2l = _mm256_set1_epi32(0x00100001); /* a+4b+16c+64d */
@@ -93,7 +95,9 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
       memcpy(tail, s + i, len - i);
       v = _mm256_loadu_si256((const __m256i *)tail);
     }
-    bad |= (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 4)) & keep; /* bit 3: only N has it */
+    uint32_t nm = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 4)) & keep; /* bit 3: only N has it */
+    nmask[i / 32] = nm;
+    bad |= nm;
     __m256i code = _mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(v, _mm256_srli_epi16(v, 1)), 1), three);
     __m256i qh = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1h), w2h), gather);
     __m256i ql = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1l), w2l), gather);
@@ -103,18 +107,36 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
     x = (uint32_t)_mm256_extract_epi32(ql, 0); memcpy(lo_first + i / 4, &x, 4);
     x = (uint32_t)_mm256_extract_epi32(ql, 4); memcpy(lo_first + i / 4 + 4, &x, 4);
   }
-  if (bad) return UINT32_MAX;
   memset(hi_first + i / 4, 0, 8); /* the last loads may reach past the packed bases */
   memset(lo_first + i / 4, 0, 8);
-  uint32_t n = (len - BG_K) / BG_SCREEN_STRIDE + 1;
-  if (n > cap) n = cap;
-  for (uint32_t t = 0; t < n; t++) {
-    uint64_t a, b;
-    memcpy(&a, hi_first + t * (BG_SCREEN_STRIDE / 4), 8);
-    memcpy(&b, lo_first + t * (BG_SCREEN_STRIDE / 4), 8);
-    uint64_t fw = __builtin_bswap64(a) >> (64 - 2 * BG_K), rv = ~b & BG_KMASK;
-    out[t] = bg_mix64(fw < rv ? fw : rv);
+  /* The k-mer of bases p .. p + BG_K - 1 from 8 packed bytes loaded at p / 4, shifted by p % 4 bases. */
+#define KMER_AT(p)                                                                         \
+  do {                                                                                     \
+    uint64_t a_, b_;                                                                       \
+    uint32_t sh_ = 2 * ((p) & 3);                                                          \
+    memcpy(&a_, hi_first + (p) / 4, 8);                                                    \
+    memcpy(&b_, lo_first + (p) / 4, 8);                                                    \
+    uint64_t fw_ = (__builtin_bswap64(a_) << sh_) >> (64 - 2 * BG_K), rv_ = ~(b_ >> sh_) & BG_KMASK; \
+    out[n++] = bg_mix64(fw_ < rv_ ? fw_ : rv_);                                            \
+  } while (0)
+  uint32_t n = 0;
+  if (!bad) {
+    uint32_t m = (len - BG_K) / BG_SCREEN_STRIDE + 1;
+    if (m > cap) m = cap;
+    for (uint32_t t = 0; t < m; t++) KMER_AT(t * BG_SCREEN_STRIDE);
+    return n;
   }
+  /* N-free stretches [from, to): k-mers start at from, from + stride, ... */
+  uint32_t from = 0;
+  for (uint32_t b = 0; b * 32 < len; b++) {
+    for (uint32_t m = nmask[b]; m; m &= m - 1) {
+      uint32_t to = b * 32 + (uint32_t)__builtin_ctz(m);
+      for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE) KMER_AT(p);
+      from = to + 1;
+    }
+  }
+  for (uint32_t p = from; p + BG_K <= len && n < cap; p += BG_SCREEN_STRIDE) KMER_AT(p);
+#undef KMER_AT
   return n;
 }
 static int simd_ok(void) {
@@ -132,10 +154,8 @@ static int simd_ok(void) {
 /* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
 uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
 #ifdef BG_SCREEN_SIMD
-  if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && simd_ok()) {
-    uint32_t n = sample_kmers_avx2(s, len, readable, out, cap);
-    if (n != UINT32_MAX) return n;
-  }
+  if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && simd_ok())
+    return sample_kmers_avx2(s, len, readable, out, cap);
 #else
   (void)simd; (void)readable;
 #endif

@@ -173,6 +173,9 @@ int main(void) {
         seed = seed * 1103515245u + 12345u;
         rd[j] = (uint8_t)(i % 2 ? s1[(j + (uint32_t)i) % 300] : "ACGT"[(seed >> 16) & 3]);
         if (i % 5 == 0 && ((seed >> 8) & 127) == 0) rd[j] = 'N';
+        if (i % 7 == 3 && ((seed >> 9) & 15) == 0) rd[j] = 'N';                     /* dense N */
+        if (i % 11 == 0 && j >= 30 + (uint32_t)i % 9 && j < 35 + (uint32_t)i % 9) rd[j] = 'N'; /* a run */
+        if (i % 13 == 1 && (j == 0 || j + 1 == len || j == 31 || j == 32)) rd[j] = 'N';  /* at the ends, block edges */
       }
       for (uint32_t j = len; j < len + 40; j++) rd[j] = (uint8_t)"NACGTNacgt\n@+"[(j * 7 + (uint32_t)i) % 13];
       /* readable = len (the tail is copied) and len + 40 (bytes after the read, N among them, are loaded) */
