@@ -41,6 +41,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define BG_READER_AVX2 1 /* AVX2 forms of the sequence and quality checks, chosen at run time */
+#endif
 
 /* Tunables; the fuzz build shrinks them to exercise block boundaries. */
 #ifndef BG_READER_BLOCK_SIZE
@@ -94,6 +98,7 @@ static void printable(char *out, const char *s, size_t n) {
 /* 'A','C','G','T' for acgtACGT, 'N' for any other printable byte, 0 for control/binary bytes. */
 static unsigned char g_norm[256];
 static pthread_once_t g_norm_once = PTHREAD_ONCE_INIT;
+static int g_reader_avx2; /* AVX2 parsing: set once by norm_table_init (BIOGPU_NO_SIMD: off) */
 
 static void norm_table_init(void) {
   for (int c = 0; c < 256; c++) g_norm[c] = (c > 32 && c < 127) ? 'N' : 0;
@@ -101,10 +106,64 @@ static void norm_table_init(void) {
   g_norm['C'] = g_norm['c'] = 'C';
   g_norm['G'] = g_norm['g'] = 'G';
   g_norm['T'] = g_norm['t'] = 'T';
+#ifdef BG_READER_AVX2
+  __builtin_cpu_init();
+  g_reader_avx2 = __builtin_cpu_supports("avx2") && getenv("BIOGPU_NO_SIMD") == NULL;
+#endif
 }
+
+/* Normalises n bytes of src into dst from byte i on, one byte at a time. Returns the index of the first
+ * invalid byte, or n. */
+static size_t normalise_tail(char *restrict dst, const char *restrict src, size_t i, size_t n) {
+  for (; i < n; i++) {
+    unsigned char m = g_norm[(unsigned char)src[i]];
+    if (m == 0) return i;
+    dst[i] = (char)m;
+  }
+  return n;
+}
+
+#ifdef BG_READER_AVX2
+/* 32 bytes a step: blocks of upper- or lower-case ACGT only are upper-cased in place; any other block
+ * (N, IUPAC codes, invalid bytes) takes the table. */
+__attribute__((target("avx2"))) static size_t normalise_avx2(char *restrict dst, const char *restrict src, size_t n) {
+  const __m256i lower_bit = _mm256_set1_epi8((char)0xDF);
+  const __m256i a = _mm256_set1_epi8('A'), c = _mm256_set1_epi8('C');
+  const __m256i g = _mm256_set1_epi8('G'), t = _mm256_set1_epi8('T');
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(src + i)), lower_bit);
+    __m256i ok = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, a), _mm256_cmpeq_epi8(v, c)),
+                                 _mm256_or_si256(_mm256_cmpeq_epi8(v, g), _mm256_cmpeq_epi8(v, t)));
+    if ((uint32_t)_mm256_movemask_epi8(ok) == 0xFFFFFFFFu) {
+      _mm256_storeu_si256((__m256i *)(dst + i), v);
+    } else {
+      size_t bad = normalise_tail(dst, src, i, i + 32);
+      if (bad < i + 32) return bad;
+    }
+  }
+  return normalise_tail(dst, src, i, n);
+}
+/* 1 when every byte is a Phred+33 quality character ('!'..'~'). */
+__attribute__((target("avx2"))) static int quality_ok_avx2(const char *q, size_t n) {
+  const __m256i lo = _mm256_set1_epi8('!'), hi = _mm256_set1_epi8('~');
+  __m256i bad = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) { /* signed compares: bytes >= 0x80 are negative, so below '!' */
+    __m256i v = _mm256_loadu_si256((const __m256i *)(q + i));
+    bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi8(lo, v), _mm256_cmpgt_epi8(v, hi)));
+  }
+  unsigned tail = 0;
+  for (; i < n; i++) tail |= (unsigned char)((unsigned char)q[i] - 33u) > 93u;
+  return _mm256_testz_si256(bad, bad) && tail == 0;
+}
+#endif
 
 /* Normalises n bytes of src into dst. Returns the index of the first invalid byte, or n. */
 static size_t normalise_seq(char *restrict dst, const char *restrict src, size_t n) {
+#ifdef BG_READER_AVX2
+  if (g_reader_avx2) return normalise_avx2(dst, src, n);
+#endif
   size_t i = 0;
 #if defined(__SSE2__)
   const __m128i lower_bit = _mm_set1_epi8((char)0xDF);
@@ -117,24 +176,19 @@ static size_t normalise_seq(char *restrict dst, const char *restrict src, size_t
     if (_mm_movemask_epi8(ok) == 0xFFFF) {
       _mm_storeu_si128((__m128i *)(dst + i), v);
     } else {
-      for (size_t j = i; j < i + 16; j++) {
-        unsigned char m = g_norm[(unsigned char)src[j]];
-        if (m == 0) return j;
-        dst[j] = (char)m;
-      }
+      size_t bad = normalise_tail(dst, src, i, i + 16);
+      if (bad < i + 16) return bad;
     }
   }
 #endif
-  for (; i < n; i++) {
-    unsigned char m = g_norm[(unsigned char)src[i]];
-    if (m == 0) return i;
-    dst[i] = (char)m;
-  }
-  return n;
+  return normalise_tail(dst, src, i, n);
 }
 
 /* 1 when every byte is a Phred+33 quality character ('!'..'~'). Vectorised by the compiler. */
 static int quality_ok(const char *q, size_t n) {
+#ifdef BG_READER_AVX2
+  if (g_reader_avx2) return quality_ok_avx2(q, n);
+#endif
   unsigned bad = 0;
   for (size_t i = 0; i < n; i++) bad |= (unsigned char)((unsigned char)q[i] - 33u) > 93u;
   return bad == 0;

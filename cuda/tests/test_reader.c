@@ -415,6 +415,53 @@ static void test_last_record_without_newline_and_fname_header(void) {
   buf_free(&a), buf_free(&b), buf_free(&z);
 }
 
+/* The vectorised sequence and quality checks, at every column of reads of 1..20 bases and around the 16- and
+ * 32-byte steps: case and IUPAC codes normalised, a bad byte reported at its column. */
+static void test_every_column_is_normalised_and_checked(void) {
+  static const unsigned char bad_qual[] = {0x20, 0x7f, 0x80, 0xff, 0x1f};
+  static const unsigned char bad_seq[] = {0x01, 0x7f, 0x80, 0xff, 0x09};
+  static const size_t lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                31, 32, 33, 47, 48, 49, 63, 64, 65, 80};
+  int ok = 1;
+  for (size_t li = 0; li < sizeof lens / sizeof *lens && ok; li++) {
+    size_t len = lens[li];
+    char seq[81], want[81], qual[81], msg[64];
+    for (size_t i = 0; i < len; i++) {
+      seq[i] = "ACGTacgtNnRYKMSWBDHV"[(i * 7 + len) % 20];
+      want[i] = "ACGTACGTNNNNNNNNNNNN"[(i * 7 + len) % 20];
+      qual[i] = (char)('!' + (i * 13 + len) % 94);
+    }
+    seq[len] = want[len] = qual[len] = 0;
+    buf_t a = {0}, b = {0};
+    rec(&a, "@c", seq, "+", qual);
+    rec(&b, "@c", "A", "+", NULL);
+    char *p2 = strdup(write_file("col_R2.fq", b.p, b.n));
+    result_t res = read_all(write_file("col_R1.fq", a.p, a.n), p2, 10, 0);
+    ok &= res.st == BG_OK && res.seq1.n == len && memcmp(res.seq1.p, want, len) == 0;
+    CHECK(ok, "%zu bases: %d %s", len, res.st, res.err);
+    result_free(&res);
+    for (size_t col = 0; col < len && ok; col++) {
+      for (int kind = 0; kind < 2 && ok; kind++) {
+        char s2[81], q2[81];
+        memcpy(s2, seq, len + 1);
+        memcpy(q2, qual, len + 1);
+        unsigned char x = kind ? bad_seq[col % sizeof bad_seq] : bad_qual[col % sizeof bad_qual];
+        (kind ? s2 : q2)[col] = (char)x;
+        buf_t c = {0};
+        rec(&c, "@c", s2, "+", q2);
+        res = read_all(write_file("col_bad_R1.fq", c.p, c.n), p2, 10, 0);
+        snprintf(msg, sizeof msg, "%s byte 0x%02X at column %zu", kind ? "non-text" : "invalid", x, col + 1);
+        ok &= res.st == BG_ERR_MALFORMED_FASTQ && strstr(res.err, msg) != NULL;
+        CHECK(ok, "%zu bases, %s column %zu: %d %s", len, kind ? "sequence" : "quality", col + 1, res.st, res.err);
+        result_free(&res);
+        buf_free(&c);
+      }
+    }
+    buf_free(&a), buf_free(&b);
+    free(p2);
+  }
+}
+
 static void test_zero_length_reads_are_kept(void) {
   buf_t a = {0}, b = {0};
   rec(&a, "@z1", "", "+", "");
@@ -848,6 +895,7 @@ int main(int argc, char **argv) {
   RUN(test_casava_and_slash_names_pair);
   RUN(test_plus_lines_case_iupac_and_crlf_are_accepted);
   RUN(test_last_record_without_newline_and_fname_header);
+  RUN(test_every_column_is_normalised_and_checked);
   RUN(test_zero_length_reads_are_kept);
   RUN(test_long_reads_up_to_5_mib_are_read_whole);
   RUN(test_zero_padding_after_last_member_is_ignored);
