@@ -214,7 +214,8 @@ BG_API bg_status_t bg_db_load(bg_db_t *db, const char *path) {
     close(fd);
     return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: file is too short to be a BioGPU index (%lld bytes) (%s)", (long long)st.st_size, path);
   }
-  void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  /* populated at once: the checksum below reads every page anyway */
+  void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   close(fd);
   if (map == MAP_FAILED) return bg_fail(db->err, sizeof db->err, BG_ERR_IO, "Cannot load the index: mmap failed: %s (%s)", strerror(errno), path);
   const file_header_t *h = map;
