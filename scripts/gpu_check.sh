@@ -7,7 +7,8 @@
 #                                       threads, every CUDA device, plain and bgzip input, bgzip with and
 #                                       without inflate helper threads: byte-identical results) and the
 #                                       engine benchmark (read pairs/s per backend and input, a lab-like
-#                                       sample with 99 % background and a family-heavy one); ~2-4 minutes
+#                                       sample with 99 % background and a family-heavy one; the bgzip pair
+#                                       through the reader alone with 0-8 helper threads per file); ~2-4 minutes
 # With the device tool: run `prepare` here, then run the script there with carry ["gpu-bundle"].
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -2,7 +2,8 @@
  * one thread, CPU with all threads, CUDA on each device), asserting byte-identical results (all
  * sections but engine and timing: same calls, counts and floating figures). The sample is read as
  * plain FASTQ and as bgzip FASTQ, the latter with one inflater thread per file and with helpers.
- * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample;
+ * Also the GPU check's benchmark: `conformance --bench PAIRS` times each backend on a larger sample, and
+ * the reader alone on its bgzip form with 0, 2, 4 and 8 helper threads per file;
  * `--background F` sets the fraction of pairs from random background (default 0.9; lab samples: ~0.99).
  * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N] [--background F]
  * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
@@ -15,6 +16,7 @@
 
 #include "biogpu.h"
 #include "gz_writer.h"
+#include "reader.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
@@ -111,8 +113,25 @@ static void bgzip_file(const char *src, const char *dst) {
   fclose(out);
 }
 
-static const char *strip(const char *json) { const char *p = strstr(json, "\"options\""); return p ? p : json; }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+
+/* Reads a pair to the end with the reader alone (inflate + parse, no analysis); seconds, or -1 on an error. */
+static double read_only(const char *r1, const char *r2, int helpers, uint64_t *pairs) {
+  char err[512];
+  bg_pair_reader_t *r = NULL;
+  double t0 = now();
+  if (bg_pair_reader_open(&r, r1, r2, helpers, err, sizeof err) != BG_OK) return -1;
+  bg_batch_t b;
+  bg_batch_init(&b);
+  bg_status_t st;
+  *pairs = 0;
+  while ((st = bg_pair_reader_next(r, &b, 4096, 0, err, sizeof err)) == BG_OK && b.n_pairs) *pairs += b.n_pairs;
+  bg_batch_free(&b);
+  bg_pair_reader_close(r);
+  return st == BG_OK ? now() - t0 : -1;
+}
+
+static const char *strip(const char *json) { const char *p = strstr(json, "\"options\""); return p ? p : json; }
 
 int main(int argc, char **argv) {
   const char *rf = "/usr/share/resfinder/db", *pf = "/usr/share/doc/resfinder/examples/db_pointfinder";
@@ -230,6 +249,13 @@ int main(int argc, char **argv) {
     printf("%s BIOGPU_INFLATE_THREADS=lots refused: %s\n", ok ? "ok  " : "FAIL", bg_run_errmsg(run));
     ok ? passed++ : failed++;
     bg_run_free(run);
+  }
+  if (bench) { /* the inflate ceiling: the bgzip pair through the reader alone, with more and more helpers */
+    for (int h = 0; h <= 8; h = h ? 2 * h : 2) {
+      uint64_t n = 0;
+      double dt = read_only(z1, z2, h, &n);
+      printf("reader alone, bgzip, %d helpers per file: %.3f s, %.0f read pairs/s\n", h, dt, (double)n / dt);
+    }
   }
   free(ref);
   for (int i = 0; i < nsrc; i++) free(src[i].seq);
