@@ -135,7 +135,7 @@ async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; se
   }
   await Deno.mkdir(DATA, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: DATA, prefix: ".sample-" });
-  // R1 bgzip-style (many members), R2 one gzip member.
+  // R1 bgzip (BGZF members, as `bgzip` writes), R2 one gzip member.
   await sim.writePairs(plan, `${tmp}/bench_R1.fastq.gz`, `${tmp}/bench_R2.fastq.gz`, {
     format: "multigz",
     format2: "gz",
