@@ -536,7 +536,7 @@ static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uin
 #define BG_BGZF_JOB_BYTES ((size_t)1 << 20)    /* inflated bytes per job */
 #endif
 #define BG_BGZF_MAX_ISIZE ((uint32_t)1 << 16) /* the BGZF limit on a member's inflated size */
-#define BG_BGZF_CHUNK ((size_t)4 << 20)       /* compressed bytes kept ahead of the jobs */
+#define BG_BGZF_CHUNK ((size_t)1 << 20)       /* compressed bytes read at a time for cutting members */
 
 typedef struct bgzf_member_t {
   size_t at, len;       /* compressed bytes job->in[at .. at + len) */
