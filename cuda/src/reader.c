@@ -41,9 +41,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define BG_READER_AVX2 1 /* AVX2 forms of the sequence and quality checks, chosen at run time */
+#include "cpu.h"
+#ifdef BG_HAVE_AVX2_FORMS
+#include <immintrin.h> /* AVX2 forms of the sequence and quality checks, chosen at run time */
 #endif
 
 /* Tunables; the fuzz build shrinks them to exercise block boundaries. */
@@ -98,7 +98,6 @@ static void printable(char *out, const char *s, size_t n) {
 /* 'A','C','G','T' for acgtACGT, 'N' for any other printable byte, 0 for control/binary bytes. */
 static unsigned char g_norm[256];
 static pthread_once_t g_norm_once = PTHREAD_ONCE_INIT;
-static int g_reader_avx2; /* AVX2 parsing: set once by norm_table_init (BIOGPU_NO_SIMD: off) */
 
 static void norm_table_init(void) {
   for (int c = 0; c < 256; c++) g_norm[c] = (c > 32 && c < 127) ? 'N' : 0;
@@ -106,10 +105,6 @@ static void norm_table_init(void) {
   g_norm['C'] = g_norm['c'] = 'C';
   g_norm['G'] = g_norm['g'] = 'G';
   g_norm['T'] = g_norm['t'] = 'T';
-#ifdef BG_READER_AVX2
-  __builtin_cpu_init();
-  g_reader_avx2 = __builtin_cpu_supports("avx2") && getenv("BIOGPU_NO_SIMD") == NULL;
-#endif
 }
 
 /* Normalises n bytes of src into dst from byte i on, one byte at a time. Returns the index of the first
@@ -123,7 +118,14 @@ static size_t normalise_tail(char *restrict dst, const char *restrict src, size_
   return n;
 }
 
-#ifdef BG_READER_AVX2
+/* 1 when bytes i..n of q are all Phred+33 quality characters ('!'..'~'). Vectorised by the compiler. */
+static int quality_tail_ok(const char *q, size_t i, size_t n) {
+  unsigned bad = 0;
+  for (; i < n; i++) bad |= (unsigned char)((unsigned char)q[i] - 33u) > 93u;
+  return bad == 0;
+}
+
+#ifdef BG_HAVE_AVX2_FORMS
 /* 32 bytes a step: blocks of upper- or lower-case ACGT only are upper-cased in place; any other block
  * (N, IUPAC codes, invalid bytes) takes the table. */
 __attribute__((target("avx2"))) static size_t normalise_avx2(char *restrict dst, const char *restrict src, size_t n) {
@@ -153,16 +155,14 @@ __attribute__((target("avx2"))) static int quality_ok_avx2(const char *q, size_t
     __m256i v = _mm256_loadu_si256((const __m256i *)(q + i));
     bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi8(lo, v), _mm256_cmpgt_epi8(v, hi)));
   }
-  unsigned tail = 0;
-  for (; i < n; i++) tail |= (unsigned char)((unsigned char)q[i] - 33u) > 93u;
-  return _mm256_testz_si256(bad, bad) && tail == 0;
+  return _mm256_testz_si256(bad, bad) && quality_tail_ok(q, i, n);
 }
 #endif
 
 /* Normalises n bytes of src into dst. Returns the index of the first invalid byte, or n. */
 static size_t normalise_seq(char *restrict dst, const char *restrict src, size_t n) {
-#ifdef BG_READER_AVX2
-  if (g_reader_avx2) return normalise_avx2(dst, src, n);
+#ifdef BG_HAVE_AVX2_FORMS
+  if (bg_avx2_usable()) return normalise_avx2(dst, src, n);
 #endif
   size_t i = 0;
 #if defined(__SSE2__)
@@ -184,14 +184,12 @@ static size_t normalise_seq(char *restrict dst, const char *restrict src, size_t
   return normalise_tail(dst, src, i, n);
 }
 
-/* 1 when every byte is a Phred+33 quality character ('!'..'~'). Vectorised by the compiler. */
+/* 1 when every byte is a Phred+33 quality character ('!'..'~'). */
 static int quality_ok(const char *q, size_t n) {
-#ifdef BG_READER_AVX2
-  if (g_reader_avx2) return quality_ok_avx2(q, n);
+#ifdef BG_HAVE_AVX2_FORMS
+  if (bg_avx2_usable()) return quality_ok_avx2(q, n);
 #endif
-  unsigned bad = 0;
-  for (size_t i = 0; i < n; i++) bad |= (unsigned char)((unsigned char)q[i] - 33u) > 93u;
-  return bad == 0;
+  return quality_tail_ok(q, 0, n);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -413,12 +411,15 @@ static const char *isal_error_text(int ret) {
  * (CRC32 and length) by ISA-L. Trailing zero bytes after the last member are
  * ignored, as GNU gzip does; any other trailing data is an error.
  */
+/* Inflater: out of memory for its buffers. */
+static bg_status_t inflater_oom(bg_source_t *s) {
+  src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflater (%s)", s->label, s->path);
+  return BG_ERR_HOST_OOM;
+}
+
 static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uint64_t in_total, uint64_t members) {
   struct inflate_state *zs = s->zs ? s->zs : malloc(sizeof *zs);
-  if (zs == NULL) {
-    src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflater (%s)", s->label, s->path);
-    return BG_ERR_HOST_OOM;
-  }
+  if (zs == NULL) return inflater_oom(s);
   s->zs = zs;
   isal_inflate_init(zs);
   zs->crc_flag = ISAL_GZIP;
@@ -664,6 +665,60 @@ static bg_status_t ring_append(bg_source_t *s, const uint8_t *data, size_t n) {
   return BG_OK;
 }
 
+/* Compressed bytes of a bgzip file not yet cut into jobs: file[pos .. pos + len) in c, cut from c[cut ..). */
+typedef struct bgzf_input_t {
+  uint8_t *c;
+  size_t len, cap, cut;
+  uint64_t pos;
+  int eof;
+} bgzf_input_t;
+
+/* Cuts whole BGZF members from `in` into `job` (copying their bytes) up to about BG_BGZF_JOB_BYTES, reading
+ * the file as needed. *scan_end is set at the first byte that does not start a whole BGZF member of at most
+ * BG_BGZF_MAX_ISIZE inflated bytes (or at the end of the file): the one-thread path goes on from there. */
+static bg_status_t bgzf_cut_job(bg_source_t *s, bgzf_input_t *in, bgzf_job_t *job, int *scan_end) {
+  job->n = job->in_len = job->out_len = 0;
+  while (job->out_len < BG_BGZF_JOB_BYTES && job->in_len < BG_BGZF_JOB_BYTES) {
+    const uint8_t *p = in->c + in->cut;
+    size_t avail = in->len - in->cut;
+    long len = bgzf_member_len(p, avail, in->eof);
+    if (len > 0 && (size_t)len > avail) len = in->eof ? -1 : 0; /* a truncated member: pump_gzip says so */
+    if (len == 0) { /* more compressed bytes: drop what is cut (it was copied into jobs) and read on */
+      memmove(in->c, p, avail);
+      in->pos += in->cut;
+      in->len = avail;
+      in->cut = 0;
+      if (!grow_bytes(&in->c, &in->cap, in->len + BG_BGZF_CHUNK)) return inflater_oom(s);
+      ssize_t k = src_read(s, in->c + in->len, BG_BGZF_CHUNK);
+      if (k < 0) return BG_ERR_IO;
+      if (k == 0) in->eof = 1;
+      in->len += (size_t)k;
+      continue;
+    }
+    uint32_t isize = len > 0 ? le32(p + len - 4) : 0;
+    if (len < 0 || isize > BG_BGZF_MAX_ISIZE) {
+      *scan_end = 1;
+      return BG_OK;
+    }
+    if (job->n == job->m_cap) {
+      size_t cap = job->m_cap ? 2 * job->m_cap : 64;
+      bgzf_member_t *m = realloc(job->m, cap * sizeof *m);
+      if (m == NULL) return inflater_oom(s);
+      job->m = m;
+      job->m_cap = cap;
+    }
+    if (!grow_bytes(&job->in, &job->in_cap, job->in_len + (size_t)len) ||
+        !grow_bytes(&job->out, &job->out_cap, job->out_len + isize + 64))
+      return inflater_oom(s);
+    memcpy(job->in + job->in_len, p, (size_t)len);
+    job->m[job->n++] = (bgzf_member_t){job->in_len, (size_t)len, isize};
+    job->in_len += (size_t)len;
+    job->out_len += isize;
+    in->cut += (size_t)len;
+  }
+  return BG_OK;
+}
+
 static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
   bgzf_pool_t pool;
   memset(&pool, 0, sizeof pool);
@@ -672,18 +727,15 @@ static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
   pool.jobs = calloc(pool.n_jobs, sizeof *pool.jobs);
   bgzf_helper_t *helpers = calloc((size_t)nh, sizeof *helpers);
   pthread_t *tids = calloc((size_t)nh, sizeof *tids);
-  uint8_t *c = NULL;               /* compressed bytes file[c_pos .. c_pos + c_len), members cut from c[cut ..) */
-  size_t c_len = 0, c_cap = 0, cut = 0;
-  uint64_t c_pos = 0, members = 0; /* members published */
-  int c_eof = 0, scan_end = 0, sync_ok = 0;
+  bgzf_input_t in = {0};
+  uint64_t members = 0; /* members published */
+  int scan_end = 0, sync_ok = 0;
   bg_status_t st = BG_OK;
-  if (pool.jobs == NULL || helpers == NULL || tids == NULL || !grow_bytes(&c, &c_cap, BG_BGZF_CHUNK + have)) {
-    src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
-    st = BG_ERR_HOST_OOM;
-  }
+  if (pool.jobs == NULL || helpers == NULL || tids == NULL || !grow_bytes(&in.c, &in.cap, BG_BGZF_CHUNK + have))
+    st = inflater_oom(s);
   if (st == BG_OK) {
-    memcpy(c, s->in, have);
-    c_len = have;
+    memcpy(in.c, s->in, have);
+    in.len = have;
     pthread_mutex_init(&pool.mu, NULL);
     pthread_cond_init(&pool.work, NULL);
     pthread_cond_init(&pool.done, NULL);
@@ -701,50 +753,7 @@ static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
     /* Cut members into free jobs. */
     while (!scan_end && pool.count < pool.n_jobs) {
       bgzf_job_t *job = &pool.jobs[(pool.head + pool.count) % pool.n_jobs];
-      job->n = job->in_len = job->out_len = 0;
-      while (job->out_len < BG_BGZF_JOB_BYTES && job->in_len < BG_BGZF_JOB_BYTES) {
-        long len = bgzf_member_len(c + cut, c_len - cut, c_eof);
-        if (len > 0 && (size_t)len > c_len - cut) len = c_eof ? -1 : 0; /* a truncated member: pump_gzip says so */
-        if (len == 0) {
-          /* more compressed bytes: drop what is cut (it was copied into jobs) and read on */
-          memmove(c, c + cut, c_len - cut);
-          c_pos += cut;
-          c_len -= cut;
-          cut = 0;
-          if (!grow_bytes(&c, &c_cap, c_len + BG_BGZF_CHUNK)) {
-            src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
-            st = BG_ERR_HOST_OOM;
-            break;
-          }
-          ssize_t k = src_read(s, c + c_len, BG_BGZF_CHUNK);
-          if (k < 0) { st = BG_ERR_IO; break; }
-          if (k == 0) c_eof = 1;
-          c_len += (size_t)k;
-          continue;
-        }
-        if (len < 0) { scan_end = 1; break; }
-        uint32_t isize = le32(c + cut + len - 4);
-        if (isize > BG_BGZF_MAX_ISIZE) { scan_end = 1; break; }
-        if (job->n == job->m_cap) {
-          size_t cap = job->m_cap ? 2 * job->m_cap : 64;
-          bgzf_member_t *m = realloc(job->m, cap * sizeof *m);
-          if (m == NULL) { st = BG_ERR_HOST_OOM; break; }
-          job->m = m;
-          job->m_cap = cap;
-        }
-        if (!grow_bytes(&job->in, &job->in_cap, job->in_len + (size_t)len) ||
-            !grow_bytes(&job->out, &job->out_cap, job->out_len + isize + 64)) {
-          st = BG_ERR_HOST_OOM;
-          break;
-        }
-        memcpy(job->in + job->in_len, c + cut, (size_t)len);
-        job->m[job->n++] = (bgzf_member_t){job->in_len, (size_t)len, isize};
-        job->in_len += (size_t)len;
-        job->out_len += isize;
-        cut += (size_t)len;
-      }
-      if (st == BG_ERR_HOST_OOM) /* the first message stays */
-        src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflaters (%s)", s->label, s->path);
+      st = bgzf_cut_job(s, &in, job, &scan_end);
       if (st != BG_OK || job->n == 0) break;
       pthread_mutex_lock(&pool.mu);
       job->state = JOB_QUEUED;
@@ -783,30 +792,21 @@ static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
   if (st == BG_OK) {
     /* The one-thread path from the first member not published: the rest of the failed job, the jobs queued
      * after it, then the compressed bytes not yet cut, then the file. Without helpers that is the whole file. */
-    size_t rest = c_len - cut;
-    for (unsigned i = 0; i < pool.count; i++) {
-      bgzf_job_t *j = &pool.jobs[(pool.head + i) % pool.n_jobs];
-      rest += j->in_len - (j == failed ? j->m[j->ok].at : 0);
-    }
-    uint8_t *tail = malloc(rest ? rest : 1);
-    if (tail == NULL) {
-      src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for the inflater (%s)", s->label, s->path);
-      st = BG_ERR_HOST_OOM;
-    } else {
-      size_t at = 0;
-      for (unsigned i = 0; i < pool.count; i++) {
-        bgzf_job_t *j = &pool.jobs[(pool.head + i) % pool.n_jobs];
-        size_t from = j == failed ? j->m[j->ok].at : 0;
-        memcpy(tail + at, j->in + from, j->in_len - from);
-        at += j->in_len - from;
+    uint8_t *tail = NULL;
+    size_t rest = 0, tail_cap = 0;
+    for (unsigned i = 0; i <= pool.count && st == BG_OK; i++) {
+      bgzf_job_t *j = i < pool.count ? &pool.jobs[(pool.head + i) % pool.n_jobs] : NULL;
+      const uint8_t *from = j ? j->in + (j == failed ? j->m[j->ok].at : 0) : in.c + in.cut;
+      size_t n = j ? (size_t)(j->in + j->in_len - from) : in.len - in.cut;
+      if (!grow_bytes(&tail, &tail_cap, rest + n + 1)) {
+        st = inflater_oom(s);
+      } else {
+        memcpy(tail + rest, from, n);
+        rest += n;
       }
-      memcpy(tail + at, c + cut, c_len - cut);
-      for (unsigned i = 0; i < pool.n_jobs; i++) { free(pool.jobs[i].in); pool.jobs[i].in = NULL; }
-      free(c);
-      c = NULL;
-      st = pump_gzip(s, tail, rest, c_pos + c_len, members);
-      free(tail);
     }
+    if (st == BG_OK) st = pump_gzip(s, tail, rest, in.pos + in.len, members);
+    free(tail);
   }
   if (pool.jobs != NULL) {
     for (unsigned i = 0; i < pool.n_jobs; i++) { free(pool.jobs[i].in); free(pool.jobs[i].out); free(pool.jobs[i].m); }
@@ -819,7 +819,7 @@ static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
   free(pool.jobs);
   free(helpers);
   free(tids);
-  free(c);
+  free(in.c);
   return st;
 }
 

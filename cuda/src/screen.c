@@ -1,9 +1,8 @@
 /* screen.c — CPU twin of the CUDA screen (screen.cu): the cheap k-mer Bloom test that decides which
  * read pairs are worth mapping. Both call bg_screen_read from internal.h, so they agree exactly. */
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "internal.h"
 
 /* Reference form: the per-read function the CUDA kernel runs, pair by pair. */
@@ -62,9 +61,8 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
   return n;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef BG_HAVE_AVX2_FORMS
 #include <immintrin.h>
-#define BG_SCREEN_SIMD 1
 /* AVX2 form of sample_kmers for reads of BG_K..BG_SIMD_MAX_LEN bases. Packs the read to 2 bits a base,
  * 32 bases per step (maddubs/madd gather four codes into a byte), twice: first base in the high bits
  * (a big-endian load of 8 bytes, shifted, is the forward k-mer) and first base in the low bits (a
@@ -72,7 +70,18 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
  * pass; as in the reference loop, k-mers restart after each N, so a read with N samples from the first
  * base after each N on. */
 #define BG_SIMD_MAX_LEN 512u
-_Static_assert(BG_SCREEN_STRIDE % 4 == 0, "sampled k-mers of N-free reads start on a packed byte");
+
+/* The hashed canonical k-mer of bases p .. p + BG_K - 1 from the two packings: 8 bytes loaded at p / 4,
+ * shifted by p % 4 bases. */
+static inline uint64_t packed_kmer_hash(const uint8_t *hi_first, const uint8_t *lo_first, uint32_t p) {
+  uint64_t a, b;
+  uint32_t sh = 2 * (p & 3);
+  memcpy(&a, hi_first + p / 4, 8);
+  memcpy(&b, lo_first + p / 4, 8);
+  uint64_t fw = (__builtin_bswap64(a) << sh) >> (64 - 2 * BG_K), rv = ~(b >> sh) & BG_KMASK;
+  return bg_mix64(fw < rv ? fw : rv);
+}
+
 __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
                                                                  uint64_t *out, uint32_t cap) {
   uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 16], lo_first[BG_SIMD_MAX_LEN / 4 + 16];
@@ -82,7 +91,7 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
   const __m256i w1l = _mm256_set1_epi16(0x0401), w2l = _mm256_set1_epi32(0x00100001); /* a+4b+16c+64d */
   const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                           0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-  uint32_t bad = 0, i = 0;
+  uint32_t i = 0;
   for (; i < len; i += 32) {
     __m256i v;
     uint32_t keep = 0xffffffffu; /* bases of this read among the 32 loaded */
@@ -95,9 +104,7 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
       memcpy(tail, s + i, len - i);
       v = _mm256_loadu_si256((const __m256i *)tail);
     }
-    uint32_t nm = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 4)) & keep; /* bit 3: only N has it */
-    nmask[i / 32] = nm;
-    bad |= nm;
+    nmask[i / 32] = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 4)) & keep; /* bit 3: only N has it */
     __m256i code = _mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(v, _mm256_srli_epi16(v, 1)), 1), three);
     __m256i qh = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1h), w2h), gather);
     __m256i ql = _mm256_shuffle_epi8(_mm256_madd_epi16(_mm256_maddubs_epi16(code, w1l), w2l), gather);
@@ -109,52 +116,26 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
   }
   memset(hi_first + i / 4, 0, 8); /* the last loads may reach past the packed bases */
   memset(lo_first + i / 4, 0, 8);
-  /* The k-mer of bases p .. p + BG_K - 1 from 8 packed bytes loaded at p / 4, shifted by p % 4 bases. */
-#define KMER_AT(p)                                                                         \
-  do {                                                                                     \
-    uint64_t a_, b_;                                                                       \
-    uint32_t sh_ = 2 * ((p) & 3);                                                          \
-    memcpy(&a_, hi_first + (p) / 4, 8);                                                    \
-    memcpy(&b_, lo_first + (p) / 4, 8);                                                    \
-    uint64_t fw_ = (__builtin_bswap64(a_) << sh_) >> (64 - 2 * BG_K), rv_ = ~(b_ >> sh_) & BG_KMASK; \
-    out[n++] = bg_mix64(fw_ < rv_ ? fw_ : rv_);                                            \
-  } while (0)
-  uint32_t n = 0;
-  if (!bad) {
-    uint32_t m = (len - BG_K) / BG_SCREEN_STRIDE + 1;
-    if (m > cap) m = cap;
-    for (uint32_t t = 0; t < m; t++) KMER_AT(t * BG_SCREEN_STRIDE);
-    return n;
-  }
-  /* N-free stretches [from, to): k-mers start at from, from + stride, ... */
-  uint32_t from = 0;
+  /* N-free stretches [from, to) (the whole read when it holds none): k-mers start at from, from + stride, ... */
+  uint32_t n = 0, from = 0;
   for (uint32_t b = 0; b * 32 < len; b++) {
     for (uint32_t m = nmask[b]; m; m &= m - 1) {
       uint32_t to = b * 32 + (uint32_t)__builtin_ctz(m);
-      for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE) KMER_AT(p);
+      for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE)
+        out[n++] = packed_kmer_hash(hi_first, lo_first, p);
       from = to + 1;
     }
   }
-  for (uint32_t p = from; p + BG_K <= len && n < cap; p += BG_SCREEN_STRIDE) KMER_AT(p);
-#undef KMER_AT
+  for (uint32_t p = from; p + BG_K <= len && n < cap; p += BG_SCREEN_STRIDE)
+    out[n++] = packed_kmer_hash(hi_first, lo_first, p);
   return n;
-}
-static int simd_ok(void) {
-  static _Atomic int ok = -1;
-  int v = atomic_load_explicit(&ok, memory_order_relaxed);
-  if (v < 0) {
-    __builtin_cpu_init();
-    v = __builtin_cpu_supports("avx2") && getenv("BIOGPU_NO_SIMD") == NULL;
-    atomic_store_explicit(&ok, v, memory_order_relaxed);
-  }
-  return v;
 }
 #endif
 
 /* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
 uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
-#ifdef BG_SCREEN_SIMD
-  if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && simd_ok())
+#ifdef BG_HAVE_AVX2_FORMS
+  if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && bg_avx2_usable())
     return sample_kmers_avx2(s, len, readable, out, cap);
 #else
   (void)simd; (void)readable;

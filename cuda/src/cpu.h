@@ -1,0 +1,23 @@
+/* cpu.h — whether this CPU's AVX2 forms may run (x86-64 with AVX2, and BIOGPU_NO_SIMD not set), asked once
+ * per process. Header-only, so the reader (built alone for the fuzz target) and the screen share it. */
+#ifndef BG_CPU_H
+#define BG_CPU_H
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BG_HAVE_AVX2_FORMS 1
+static inline int bg_avx2_usable(void) {
+  static _Atomic int ok = -1;
+  int v = atomic_load_explicit(&ok, memory_order_relaxed);
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx2") && getenv("BIOGPU_NO_SIMD") == NULL;
+    atomic_store_explicit(&ok, v, memory_order_relaxed);
+  }
+  return v;
+}
+#endif
+
+#endif
