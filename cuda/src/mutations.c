@@ -122,16 +122,16 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
         if (!tg->n_sites) continue;
         memset(sr, 0, tg->n_sites * sizeof *sr);
         walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
-        for (int a = 0; a < n1; a++)
-          if (w->a1[a].target == t) {
-            if (reaches_site(&c, &w->a1[a], u->len1)) { bg_align_walk(&w->m, s1, u->len1, &w->a1[a], site_col, &c); flush(&c, obs, tg->first_site); }
-            break;
-          }
-        for (int a = 0; a < n2; a++)
-          if (w->a2[a].target == t) {
-            if (reaches_site(&c, &w->a2[a], u->len2)) { bg_align_walk(&w->m, s2, u->len2, &w->a2[a], site_col, &c); flush(&c, obs, tg->first_site); }
-            break;
-          }
+        for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when it can reach a site */
+          const bg_aln_t *as = m ? w->a2 : w->a1;
+          const uint8_t *s = m ? s2 : s1;
+          uint32_t len = m ? u->len2 : u->len1;
+          for (int a = 0; a < (m ? n2 : n1); a++)
+            if (as[a].target == t) {
+              if (reaches_site(&c, &as[a], len)) { bg_align_walk(&w->m, s, len, &as[a], site_col, &c); flush(&c, obs, tg->first_site); }
+              break;
+            }
+        }
       }
     }
   }
