@@ -391,9 +391,8 @@ void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_a
   if (!q) return;
   int64_t s, e;
   overlap(a->diag, len, tg->len, &s, &e);
-  uint32_t *c = cnt + (int64_t)a->diag * 5;
   for (int64_t i = s; i < e; i++) /* reads are normalised; N is not counted */
-    if (q[i] != 'N') c[i * 5 + bg_norm_code(q[i])]++;
+    if (q[i] != 'N') cnt[(a->diag + i) * 5 + bg_norm_code(q[i])]++;
 }
 
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
