@@ -247,6 +247,10 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   size_t nk = 0;
   for (size_t si = 0; si < ns; si += step) {
     const bg_seed_t *sd = &m->seeds[si];
+    if (si + 2 * step < ns) { /* the head of a later seed's occurrences, so its first lines are not waited for */
+      const bg_occ_t *ahead = db->occs + m->seeds[si + 2 * step].start;
+      for (int b = 0; b < 4; b++) __builtin_prefetch((const char *)ahead + 64 * b);
+    }
     if (grow((void **)&m->keys, &m->cap_keys, nk + sd->count, sizeof(uint64_t)) != 0) return -1;
     for (uint32_t k = 0; k < sd->count; k++) {
       bg_occ_t o = db->occs[sd->start + k];

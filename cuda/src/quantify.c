@@ -266,6 +266,77 @@ static void count_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins,
   if (k >= 0) c->cnt[(size_t)tpos * 5 + k]++;
 }
 
+/* One iteration: w[t] = theta[t] / len[t]; q(c) = count(c) / (sum of w over the targets of c);
+ * theta'[t] = w[t] * (sum of q over the classes holding t) / total. The second sum runs per target
+ * over a transposed copy of the class sets (each target's classes in class order): a gather with no
+ * read-modify-write chains through the targets and no division per term. */
+bg_status_t bg_em(const bg_target_t *targets, uint32_t n_targets, const bg_em_class_t *cls, size_t ncls, double *theta,
+                  _Atomic int *cancel, char *err, size_t err_len) {
+  double total = 0;
+  size_t ne = 0;
+  for (size_t c = 0; c < ncls; c++) { total += cls[c].count; ne += cls[c].n; }
+  for (uint32_t t = 0; t < n_targets; t++) theta[t] = 0;
+  if (ncls == 0) return BG_OK;
+  uint32_t *loc = malloc((size_t)n_targets * sizeof *loc); /* target -> index among the targets seen */
+  uint32_t *coff = malloc((ncls + 1) * sizeof *coff), *mem = malloc((ne ? ne : 1) * sizeof *mem);
+  double *q = malloc(ncls * sizeof *q);
+  bg_status_t st = BG_OK;
+  uint32_t *seen = NULL, *toff = NULL, *tcls = NULL;
+  double *th = NULL, *len = NULL, *w = NULL;
+  if (!loc || !coff || !mem || !q || ne > UINT32_MAX || ncls > UINT32_MAX) goto oom;
+  /* the targets seen, in target order, and the class sets in their local indices */
+  for (uint32_t t = 0; t < n_targets; t++) loc[t] = UINT32_MAX;
+  for (size_t c = 0; c < ncls; c++)
+    for (uint32_t k = 0; k < cls[c].n; k++) loc[cls[c].set[k]] = 0;
+  uint32_t nseen = 0;
+  for (uint32_t t = 0; t < n_targets; t++) if (loc[t] == 0) loc[t] = nseen++;
+  seen = malloc(((size_t)nseen + 1) * sizeof *seen);
+  toff = calloc((size_t)nseen + 1, sizeof *toff);
+  tcls = malloc((ne ? ne : 1) * sizeof *tcls);
+  th = malloc(((size_t)nseen + 1) * sizeof *th); len = malloc(((size_t)nseen + 1) * sizeof *len); w = malloc(((size_t)nseen + 1) * sizeof *w);
+  if (!seen || !toff || !tcls || !th || !len || !w) goto oom;
+  for (uint32_t t = 0; t < n_targets; t++)
+    if (loc[t] != UINT32_MAX) { seen[loc[t]] = t; th[loc[t]] = 1.0 / nseen; len[loc[t]] = targets[t].len; }
+  size_t e = 0;
+  for (size_t c = 0; c < ncls; c++) {
+    coff[c] = (uint32_t)e;
+    for (uint32_t k = 0; k < cls[c].n; k++) { mem[e] = loc[cls[c].set[k]]; toff[mem[e] + 1]++; e++; }
+  }
+  coff[ncls] = (uint32_t)e;
+  for (uint32_t i = 0; i < nseen; i++) toff[i + 1] += toff[i];
+  for (size_t c = 0; c < ncls; c++) /* each target's classes in class order */
+    for (uint32_t k = coff[c]; k < coff[c + 1]; k++) tcls[toff[mem[k]]++] = (uint32_t)c;
+  for (uint32_t i = nseen; i > 0; i--) toff[i] = toff[i - 1];
+  toff[0] = 0;
+  for (int it = 0; it < EM_MAX_ITER; it++) {
+    if (cancel && atomic_load(cancel)) { st = bg_fail(err, err_len, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
+    for (uint32_t i = 0; i < nseen; i++) w[i] = th[i] / len[i];
+    for (size_t c = 0; c < ncls; c++) {
+      double d = 0;
+      for (uint32_t k = coff[c]; k < coff[c + 1]; k++) d += w[mem[k]];
+      q[c] = d > 0 ? cls[c].count / d : 0;
+    }
+    /* converged when every allele holding more than EM_MIN_COUNT fragments changes by less than
+     * EM_REL_CHANGE of its count (kallisto's rule; near-identical alleles approach zero only slowly) */
+    int moving = 0;
+    for (uint32_t i = 0; i < nseen; i++) {
+      double acc = 0;
+      for (uint32_t k = toff[i]; k < toff[i + 1]; k++) acc += q[tcls[k]];
+      double nt = acc * w[i] / total, ct = nt * total;
+      if (ct > EM_MIN_COUNT && fabs(nt - th[i]) * total > EM_REL_CHANGE * ct) moving = 1;
+      th[i] = nt;
+    }
+    if (!moving && it >= EM_MIN_ITER) break;
+  }
+  for (uint32_t i = 0; i < nseen; i++) theta[seen[i]] = th[i];
+  goto out;
+oom:
+  st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory quantifying");
+out:
+  free(loc); free(coff); free(mem); free(q); free(seen); free(toff); free(tcls); free(th); free(len); free(w);
+  return st;
+}
+
 bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0) {
   const bg_db_t *db = r->db;
   atomic_store(&r->stage, BG_STAGE_QUANTIFYING);
@@ -274,11 +345,11 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   for (int i = 0; i < nw; i++) total += ws[i].n_units;
   uref_t *refs = malloc((total ? total : 1) * sizeof *refs);
   bg_gene_stat_t *gs = calloc(db->n_targets, sizeof *gs);
-  double *theta = calloc(db->n_targets, sizeof(double)), *acc = calloc(db->n_targets, sizeof(double));
+  double *theta = calloc(db->n_targets, sizeof(double));
   uint8_t *target_hit = calloc(db->n_targets, 1);
   bg_site_obs_t *obs = calloc(db->n_sites ? db->n_sites : 1, sizeof *obs);
   bg_status_t st = BG_OK;
-  if (!refs || !gs || !theta || !acc || !target_hit || !obs) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+  if (!refs || !gs || !theta || !target_hit || !obs) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
   /* ResFinder units, grouped into equivalence classes in a canonical order */
   size_t n = 0;
   for (int i = 0; i < nw; i++)
@@ -295,38 +366,12 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   for (size_t i = 0; i < n; i++)
     if (i == 0 || refs[i].n != refs[i - 1].n || memcmp(refs[i].set, refs[i - 1].set, refs[i].n * sizeof(uint32_t)) != 0) cls[ncls++] = i;
   cls[ncls] = n;
-  /* initialise theta uniformly over targets seen */
-  uint32_t nseen = 0;
-  for (size_t c = 0; c < ncls; c++)
-    for (uint32_t k = 0; k < refs[cls[c]].n; k++) if (theta[refs[cls[c]].set[k]] == 0) { theta[refs[cls[c]].set[k]] = 1; nseen++; }
-  uint32_t *seen = malloc((nseen ? nseen : 1) * sizeof *seen);
-  if (!seen) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
-  nseen = 0;
-  for (uint32_t t = 0; t < db->n_targets; t++) if (theta[t] > 0) { theta[t] = 1.0; seen[nseen++] = t; }
-  for (uint32_t i = 0; i < nseen; i++) theta[seen[i]] = 1.0 / nseen;
-  /* EM over the targets some fragment reached (the others stay at zero) */
-  for (int it = 0; it < EM_MAX_ITER && n > 0; it++) {
-    if (atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); free(cls); free(seen); goto done; }
-    for (uint32_t i = 0; i < nseen; i++) acc[seen[i]] = 0;
-    for (size_t c = 0; c < ncls; c++) {
-      const uref_t *ur = &refs[cls[c]];
-      double cnt = (double)(cls[c + 1] - cls[c]), denom = 0;
-      for (uint32_t k = 0; k < ur->n; k++) denom += theta[ur->set[k]] / db->targets[ur->set[k]].len;
-      if (denom <= 0) continue;
-      for (uint32_t k = 0; k < ur->n; k++) acc[ur->set[k]] += cnt * (theta[ur->set[k]] / db->targets[ur->set[k]].len) / denom;
-    }
-    /* converged when every allele holding more than EM_MIN_COUNT fragments changes by less than
-     * EM_REL_CHANGE of its count (kallisto's rule; near-identical alleles approach zero only slowly) */
-    int moving = 0;
-    for (uint32_t i = 0; i < nseen; i++) {
-      uint32_t t = seen[i];
-      double nt = acc[t] / (double)n, c = nt * (double)n;
-      if (c > EM_MIN_COUNT && fabs(nt - theta[t]) * (double)n > EM_REL_CHANGE * c) moving = 1;
-      theta[t] = nt;
-    }
-    if (!moving && it >= EM_MIN_ITER) break;
-  }
-  free(seen);
+  bg_em_class_t *ec = malloc((ncls ? ncls : 1) * sizeof *ec);
+  if (!ec) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+  for (size_t c = 0; c < ncls; c++) ec[c] = (bg_em_class_t){refs[cls[c]].set, refs[cls[c]].n, (double)(cls[c + 1] - cls[c])};
+  st = bg_em(db->targets, db->n_targets, ec, ncls, theta, &r->cancel, r->err, sizeof r->err);
+  free(ec);
+  if (st != BG_OK) { free(cls); goto done; }
   for (uint32_t t = 0; t < db->n_targets; t++) { gs[t].em_count = theta[t] * (double)n; gs[t].partner = UINT32_MAX; }
   /* hard assignment and per-base evidence */
   for (size_t c = 0; c < ncls; c++) {
@@ -431,6 +476,6 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   st = bg_report(r, gs, obs, target_hit, t0);
 done:
   if (gs) for (uint32_t t = 0; t < db->n_targets; t++) { free(gs[t].cnt); free(gs[t].support); }
-  free(gs); free(refs); free(theta); free(acc); free(target_hit); free(obs);
+  free(gs); free(refs); free(theta); free(target_hit); free(obs);
   return st;
 }

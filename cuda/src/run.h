@@ -106,6 +106,13 @@ typedef struct bg_site_obs_t {
 
 /** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. */
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit);
+/** One equivalence class of fragments for the EM: the targets they all align to, and how many fragments. */
+typedef struct bg_em_class_t { const uint32_t *set; uint32_t n; double count; } bg_em_class_t;
+/** EM over the classes: theta[t] (n_targets entries) receives target t's share of all fragments, by
+ * length-normalised likelihood; zero for targets in no class. cancel may be NULL. BG_OK,
+ * BG_ERR_HOST_OOM or BG_ERR_CANCELLED (message in err). */
+bg_status_t bg_em(const bg_target_t *targets, uint32_t n_targets, const bg_em_class_t *cls, size_t ncls, double *theta,
+                  _Atomic int *cancel, char *err, size_t err_len);
 /** Quantifies (EM), calls mutations and builds the result JSON into r->result. */
 bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0);
 /** Writes the result JSON. */
