@@ -175,8 +175,8 @@ void bg_mapper_forget(bg_mapper_t *m) {
 /* Seeds of a read (canonical k-mers every SEED_STRIDE positions, and the last one, that the index
  * holds), looked up once per read and kept for both universes in a two-read cache. The occurrence
  * lists are random accesses into a table far larger than the caches, so the lookups run in passes:
- * the read's k-mers, then their slots (prefetching each one's occurrences), then the split of each
- * seed's occurrences into its ResFinder and PointFinder parts. */
+ * the read's k-mers (prefetching their slots), then their slots (prefetching each one's occurrences),
+ * then the split of each seed's occurrences into its ResFinder and PointFinder parts. */
 static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t len) {
   for (int k = 0; k < 2; k++)
     if (m->cache[k].of == seq && m->cache[k].len == len) return &m->cache[k];
@@ -205,6 +205,7 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
     where[n] = rp | (uint64_t)read_rev << 32;
     n++;
   }
+  for (size_t j = 0; j < n; j++) __builtin_prefetch(&db->slots[bg_mix64(canon[j]) & db->slot_mask]);
   for (size_t j = 0; j < n; j++) {
     const bg_kslot_t *s = bg_index_find(db, canon[j]);
     canon[j] = s ? (uint64_t)(s - db->slots) + 1 : 0;
