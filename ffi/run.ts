@@ -106,7 +106,8 @@ export interface SiteCall {
 
 /** The engine's result JSON (`bg_run_result_json`), as documented in docs/CONTRACTS.md. */
 export interface EngineResult {
-  engine: { version: string; backend: string; device: string; threads: number };
+  /** fallback: null, or why `auto` screened on the CPU after a CUDA device failed (docs/CONTRACTS.md). */
+  engine: { version: string; backend: string; device: string; fallback: string | null; threads: number };
   input: { read_pairs: number; bases: number; bytes: number };
   timing: { seconds: number };
   options: {

@@ -363,6 +363,7 @@ Deno.test("the CLI writes results.json, genes.tsv, mutations.tsv and hamronizati
     assertEquals(res.sample_id, "S1");
     assertEquals(res.input.read_pairs, f.truth.readPairs);
     assertEquals(res.engine.backend, "cpu");
+    assertEquals(res.engine.fallback, null);
     assertEquals(res.engine.threads, 2);
     assert(res.timing.seconds >= 0);
     const alleles = (res.genes as GeneCall[]).map((g) => g.allele).sort();

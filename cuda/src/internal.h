@@ -263,6 +263,19 @@ bg_status_t bg_cuda_screen_batch(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const 
 void bg_cuda_ctx_free(bg_cuda_ctx_t *ctx);
 int bg_cuda_devices(void);
 
+/** The CUDA calls a run makes, through a table so that tests can stand in for a device (a device that
+ *  fails to start, or fails mid-run) where there is none. */
+typedef struct bg_cuda_ops_t {
+  int (*devices)(void);
+  bg_status_t (*ctx_new)(bg_cuda_ctx_t **out, const bg_db_t *db, int device_id, char *err, size_t err_len,
+                         char *device_name, size_t name_len);
+  bg_status_t (*screen)(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
+                        const uint32_t *off2, uint32_t n, uint8_t *flags, char *err, size_t err_len);
+  void (*ctx_free)(bg_cuda_ctx_t *ctx);
+} bg_cuda_ops_t;
+/** The real calls; a test may point it elsewhere while no run is in progress. */
+extern const bg_cuda_ops_t *bg_cuda_ops;
+
 #ifdef __cplusplus
 }
 #endif

@@ -61,6 +61,9 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   bg_buf_json_str(&b, r->backend);
   bg_buf_puts(&b, ",\"device\":");
   bg_buf_json_str(&b, r->device);
+  bg_buf_puts(&b, ",\"fallback\":");
+  if (r->fallback[0]) bg_buf_json_str(&b, r->fallback);
+  else bg_buf_puts(&b, "null");
   bg_buf_printf(&b, ",\"threads\":%d},\"input\":{\"read_pairs\":%llu,\"bases\":%llu,\"bytes\":%llu},", r->threads,
                 (unsigned long long)r->read_pairs, (unsigned long long)r->bases, (unsigned long long)atomic_load(&r->bytes_total));
   bg_buf_puts(&b, "\"timing\":{\"seconds\":");

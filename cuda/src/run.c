@@ -58,11 +58,16 @@ typedef struct pipeline_t {
   bg_worker_t *workers;
   int n_workers;
   int use_cuda, device_id;
+  int auto_backend;          /* CUDA chosen by `auto`: a device failure falls back to the CPU twin */
+  _Atomic uint64_t gpu_batches;
   _Atomic int failed;
-  pthread_mutex_t err_mu;
+  pthread_mutex_t err_mu;    /* guards status, err, the run's device name and fallback */
   bg_status_t status;
   char err[BG_ERRMSG_LEN];
 } pipeline_t;
+
+static const bg_cuda_ops_t real_cuda_ops = {bg_cuda_devices, bg_cuda_ctx_new, bg_cuda_screen_batch, bg_cuda_ctx_free};
+const bg_cuda_ops_t *bg_cuda_ops = &real_cuda_ops;
 
 typedef struct warg_t { pipeline_t *p; int idx; } warg_t;
 
@@ -73,16 +78,33 @@ static void pipe_fail(pipeline_t *p, bg_status_t s, const char *msg) {
   atomic_store(&p->failed, 1);
 }
 
+/* With `auto`, a device that fails (to start, or mid-run) is not the sample's fault: the worker drops its
+ * context and screens on the CPU twin, whose flags are the same, and the run says why (the first reason). */
+static void note_fallback(pipeline_t *p, bg_status_t s, const char *what, const char *msg) {
+  pthread_mutex_lock(&p->err_mu);
+  if (!p->run->fallback[0])
+    snprintf(p->run->fallback, sizeof p->run->fallback, "CUDA device %d %s (%s: %s): the CPU screened instead", p->device_id, what,
+             bg_status_name(s), msg);
+  pthread_mutex_unlock(&p->err_mu);
+}
+
 static void *worker_main(void *arg) {
   warg_t *wa = arg;
   pipeline_t *p = wa->p;
   bg_worker_t *w = &p->workers[wa->idx];
   char err[BG_ERRMSG_LEN];
   if (p->use_cuda) {
-    char name[256];
-    bg_status_t s = bg_cuda_ctx_new(&w->cuda, p->db, p->device_id, err, sizeof err, name, sizeof name);
-    if (s != BG_OK) pipe_fail(p, s, err);
-    else if (wa->idx == 0) snprintf(p->run->device, sizeof p->run->device, "%s", name);
+    char name[256] = "";
+    bg_status_t s = bg_cuda_ops->ctx_new(&w->cuda, p->db, p->device_id, err, sizeof err, name, sizeof name);
+    if (s != BG_OK) {
+      w->cuda = NULL;
+      if (p->auto_backend) note_fallback(p, s, "could not start", err);
+      else pipe_fail(p, s, err);
+    } else {
+      pthread_mutex_lock(&p->err_mu);
+      if (!strcmp(p->run->device, "cuda")) snprintf(p->run->device, sizeof p->run->device, "%s", name);
+      pthread_mutex_unlock(&p->err_mu);
+    }
   }
   for (;;) {
     int si = q_pop(&p->work);
@@ -98,10 +120,19 @@ static void *worker_main(void *arg) {
       if (!sl->flags) pipe_fail(p, BG_ERR_HOST_OOM, "Out of memory screening a batch");
       else {
         bg_status_t s = BG_OK;
-        if (p->use_cuda && w->cuda)
-          s = bg_cuda_screen_batch(w->cuda, (const uint8_t *)b->seq1, b->off1, (const uint8_t *)b->seq2, b->off2, b->n_pairs,
-                                   sl->flags, err, sizeof err);
-        else
+        int on_gpu = 0;
+        if (w->cuda) {
+          s = bg_cuda_ops->screen(w->cuda, (const uint8_t *)b->seq1, b->off1, (const uint8_t *)b->seq2, b->off2, b->n_pairs,
+                                  sl->flags, err, sizeof err);
+          if (s == BG_OK) { on_gpu = 1; atomic_fetch_add(&p->gpu_batches, 1); }
+          else if (p->auto_backend) { /* this batch and the rest of this worker's on the CPU */
+            note_fallback(p, s, "failed while screening", err);
+            bg_cuda_ops->ctx_free(w->cuda);
+            w->cuda = NULL;
+            s = BG_OK;
+          }
+        }
+        if (s == BG_OK && !on_gpu)
           bg_screen_batch_cpu(p->db, (const uint8_t *)b->seq1, b->off1, (const uint8_t *)b->seq2, b->off2, b->n_pairs, sl->flags);
         if (s != BG_OK) pipe_fail(p, s, err);
         else {
@@ -169,7 +200,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   double t0 = bg_now();
   int use_cuda = 0;
   if (opts->backend == BG_BACKEND_CUDA || opts->backend == BG_BACKEND_AUTO) {
-    int nd = bg_cuda_device_count();
+    int nd = bg_cuda_ops->devices();
     if (nd > opts->device_id) use_cuda = 1;
     else if (opts->backend == BG_BACKEND_CUDA) {
       s = bg_fail(r->err, sizeof r->err, BG_ERR_DEVICE_UNAVAILABLE,
@@ -183,6 +214,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   r->threads = nw;
   snprintf(r->backend, sizeof r->backend, "%s", use_cuda ? "cuda" : "cpu");
   snprintf(r->device, sizeof r->device, "%s", use_cuda ? "cuda" : "cpu");
+  r->fallback[0] = 0;
 
   int helpers = inflate_threads(nw);
   if (helpers < 0) {
@@ -200,6 +232,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   pipeline_t p;
   memset(&p, 0, sizeof p);
   p.run = r; p.db = r->db; p.n_workers = nw; p.use_cuda = use_cuda; p.device_id = opts->device_id;
+  p.auto_backend = use_cuda && opts->backend == BG_BACKEND_AUTO;
   pthread_mutex_init(&p.err_mu, NULL);
   int nslots = nw + 2;
   p.slots = calloc((size_t)nslots, sizeof *p.slots);
@@ -246,7 +279,11 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   bg_pair_reader_close(reader);
   if (rs == BG_OK && atomic_load(&r->cancel)) { rs = BG_ERR_CANCELLED; snprintf(rerr, sizeof rerr, "The analysis was cancelled"); }
   if (rs == BG_OK && p.status != BG_OK) { rs = p.status; snprintf(rerr, sizeof rerr, "%s", p.err); }
-  for (int i = 0; i < nw; i++) if (p.workers[i].cuda) bg_cuda_ctx_free(p.workers[i].cuda);
+  for (int i = 0; i < nw; i++) if (p.workers[i].cuda) bg_cuda_ops->ctx_free(p.workers[i].cuda);
+  if (use_cuda && atomic_load(&p.gpu_batches) == 0) { /* `auto` fell back before the device screened anything */
+    snprintf(r->backend, sizeof r->backend, "cpu");
+    snprintf(r->device, sizeof r->device, "cpu");
+  }
   for (int i = 0; i < nslots; i++) { bg_batch_free(&p.slots[i].b); free(p.slots[i].flags); }
   free(p.slots); free(args); free(tids);
   q_free(&p.work); q_free(&p.free_q);

@@ -56,6 +56,7 @@ struct bg_run_t {
   bg_status_t last;
   bg_run_options_t opts;
   char backend[16], device[256];
+  char fallback[BG_ERRMSG_LEN]; /* auto backend: why the CPU screened some or all batches ("" when it did not) */
   int threads;
   uint64_t read_pairs, bases;
   char *result; size_t result_len;

@@ -6,7 +6,10 @@
  * the reader alone on its bgzip form with 0, 2, 4 and 8 helper threads per file;
  * `--background F` sets the fraction of pairs from random background (default 0.9; lab samples: ~0.99).
  * Usage: conformance [--resfinder DIR] [--pointfinder DIR] [--pairs N] [--bench N] [--background F]
+ * Also `auto` on a stand-in device that fails to start or fails mid-run: the CPU twin takes over with the
+ * same results and the result says why; `cuda` on it fails with the device's status.
  * Skips (exit 0, says so) when the ResFinder folder is absent. No Deno, no network needed. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 
 #include "biogpu.h"
 #include "gz_writer.h"
+#include "internal.h"
 #include "reader.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -133,6 +137,30 @@ static double read_only(const char *r1, const char *r2, int helpers, uint64_t *p
 
 static const char *strip(const char *json) { const char *p = strstr(json, "\"options\""); return p ? p : json; }
 
+/* A stand-in CUDA device for the `auto` fallback, since CI has none: it screens with the CPU twin, and
+ * fails to start (fake_fail_at 0) or fails its fake_fail_at-th batch (counted over all workers). */
+static const bg_db_t *fake_db;
+static int fake_fail_at = -1, fake_token;
+static _Atomic int fake_calls, fake_open;
+static int fake_devices(void) { return 1; }
+static bg_status_t fake_new(bg_cuda_ctx_t **out, const bg_db_t *db, int dev, char *err, size_t n, char *name, size_t nn) {
+  *out = NULL;
+  if (fake_fail_at == 0) return bg_fail(err, n, BG_ERR_DEVICE_UNAVAILABLE, "injected: no kernel image for this device");
+  snprintf(name, nn, "stand-in device");
+  atomic_fetch_add(&fake_open, 1);
+  *out = (bg_cuda_ctx_t *)&fake_token;
+  return BG_OK;
+}
+static bg_status_t fake_screen(bg_cuda_ctx_t *ctx, const uint8_t *s1, const uint32_t *o1, const uint8_t *s2, const uint32_t *o2, uint32_t n,
+                               uint8_t *flags, char *err, size_t en) {
+  memset(flags, 0, n); /* what a failed device may leave behind: the CPU must redo the batch */
+  if (atomic_fetch_add(&fake_calls, 1) + 1 == fake_fail_at) return bg_fail(err, en, BG_ERR_DEVICE_OOM, "injected: out of device memory");
+  bg_screen_batch_cpu(fake_db, s1, o1, s2, o2, n, flags);
+  return BG_OK;
+}
+static void fake_free(bg_cuda_ctx_t *ctx) { atomic_fetch_sub(&fake_open, 1); }
+static const bg_cuda_ops_t fake_ops = {fake_devices, fake_new, fake_screen, fake_free};
+
 int main(int argc, char **argv) {
   const char *rf = "/usr/share/resfinder/db", *pf = "/usr/share/doc/resfinder/examples/db_pointfinder";
   uint64_t pairs = 60000, bench = 0;
@@ -235,6 +263,43 @@ int main(int argc, char **argv) {
       same ? passed++ : failed++;
     }
     bg_run_free(run);
+  }
+  if (!bench) { /* `auto` on a device that fails: the CPU twin takes over, same results, and the run says so */
+    struct { int backend, fail_at; bg_status_t want; const char *name, *backend_json, *fallback; } fc[] = {
+        {BG_BACKEND_AUTO, -1, BG_OK, "auto/stand-in device", "\"backend\":\"cuda\",\"device\":\"stand-in device\"", "\"fallback\":null"},
+        {BG_BACKEND_AUTO, 0, BG_OK, "auto/device fails to start", "\"backend\":\"cpu\",\"device\":\"cpu\"",
+         "\"fallback\":\"CUDA device 0 could not start (BG_ERR_DEVICE_UNAVAILABLE: injected: no kernel image for this device): the CPU screened instead\""},
+        {BG_BACKEND_AUTO, 5, BG_OK, "auto/device fails mid-run", "\"backend\":\"cuda\",\"device\":\"stand-in device\"",
+         "\"fallback\":\"CUDA device 0 failed while screening (BG_ERR_DEVICE_OOM: injected: out of device memory): the CPU screened instead\""},
+        {BG_BACKEND_CUDA, 0, BG_ERR_DEVICE_UNAVAILABLE, "cuda/device fails to start", NULL, "injected: no kernel image"},
+        {BG_BACKEND_CUDA, 5, BG_ERR_DEVICE_OOM, "cuda/device fails mid-run", NULL, "injected: out of device memory"},
+    };
+    const bg_cuda_ops_t *real = bg_cuda_ops;
+    bg_cuda_ops = &fake_ops;
+    fake_db = db;
+    unsetenv("BIOGPU_UNIT_ALNS");
+    unsetenv("BIOGPU_INFLATE_THREADS");
+    for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++) {
+      bg_run_options_t o;
+      bg_run_options_init(&o);
+      o.backend = fc[i].backend; o.threads = 2; o.batch_pairs = 2000;
+      fake_fail_at = fc[i].fail_at;
+      atomic_store(&fake_calls, 0);
+      bg_run_t *run = bg_run_new(db);
+      s = bg_run_analyze(run, &o, r1, r2);
+      const char *j = bg_run_result_json(run, NULL);
+      int ok = s == fc[i].want && atomic_load(&fake_open) == 0; /* every context it opened was closed */
+      if (ok && s == BG_OK)
+        ok = j && strstr(j, fc[i].backend_json) && strstr(j, fc[i].fallback) && ref && !strcmp(ref, strip(j));
+      else if (ok)
+        ok = !j && strstr(bg_run_errmsg(run), fc[i].fallback);
+      printf("%s %s: %s%s\n", ok ? "ok  " : "FAIL", fc[i].name, bg_status_name(s),
+             s == BG_OK ? (ok ? ", identical to the reference" : "") : "");
+      if (!ok) fprintf(stderr, "  %s\n", j ? j : bg_run_errmsg(run));
+      ok ? passed++ : failed++;
+      bg_run_free(run);
+    }
+    bg_cuda_ops = real;
   }
   if (!bench) { /* a bad BIOGPU_INFLATE_THREADS is refused by name, not ignored */
     bg_run_options_t o;

@@ -244,6 +244,9 @@ export class JobWorker {
     });
     const engineSeconds = (performance.now() - engineStarted) / 1000;
     const backend = result.engine?.backend ?? this.#o.backend;
+    if (result.engine?.fallback) { // `auto`: the GPU failed and the CPU finished the screen (same results)
+      log.warn("CUDA device failed; the CPU screened instead", { reason: result.engine.fallback });
+    }
     const pairs = result.input?.read_pairs ?? 0;
     this.#o.metrics?.engineReadPairs.inc({ backend }, pairs);
     if (engineSeconds > 0) this.#o.metrics?.engineThroughput.set({ backend }, pairs / engineSeconds);
