@@ -8,13 +8,7 @@
 
 #include "internal.h"
 #include "run.h"
-
-static int passed, failed;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) passed++;                                    \
-    else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-  } while (0)
+#include "check.h"
 
 static char dir[256];
 

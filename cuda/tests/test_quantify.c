@@ -6,13 +6,8 @@
 
 #include "internal.h"
 #include "run.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) passed++;                                    \
-    else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-  } while (0)
 
 #define NT 5
 static bg_target_t targets[NT];
