@@ -8,7 +8,6 @@
 #include "run.h"
 #include "check.h"
 
-
 #define NT 5
 static bg_target_t targets[NT];
 static const uint32_t A[] = {0}, B[] = {1}, AB[] = {0, 1}, C[] = {3};
