@@ -49,6 +49,7 @@ Deno.test("/health answers while alive, /metrics lists the biogpu_ metrics, / se
         "biogpu_jobs_in_progress",
         "biogpu_engine_read_pairs_total",
         "biogpu_engine_throughput_read_pairs_per_second",
+        "biogpu_engine_cuda_fallbacks_total",
         "biogpu_consumer_lag",
         "biogpu_redis_publish_failures_total",
         "biogpu_ws_connections",

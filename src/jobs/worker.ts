@@ -246,6 +246,7 @@ export class JobWorker {
     const backend = result.engine?.backend ?? this.#o.backend;
     if (result.engine?.fallback) { // `auto`: the GPU failed and the CPU finished the screen (same results)
       log.warn("CUDA device failed; the CPU screened instead", { reason: result.engine.fallback });
+      this.#o.metrics?.engineCudaFallbacks.inc();
     }
     const pairs = result.input?.read_pairs ?? 0;
     this.#o.metrics?.engineReadPairs.inc({ backend }, pairs);

@@ -30,6 +30,8 @@ export interface Metrics {
   engineReadPairs: Counter<"backend">;
   /** `biogpu_engine_throughput_read_pairs_per_second{backend}`: throughput of the latest run, by backend. */
   engineThroughput: Gauge<"backend">;
+  /** `biogpu_engine_cuda_fallbacks_total`: `auto` runs whose CUDA device failed and the CPU screened instead. */
+  engineCudaFallbacks: Counter<string>;
   /** `biogpu_consumer_lag{topic,partition}`: Kafka records not yet consumed. */
   consumerLag: Gauge<"topic" | "partition">;
   /** `biogpu_redis_publish_failures_total`: progress publishes that Redis refused or could not take. */
@@ -100,6 +102,11 @@ export function createMetrics(): Metrics {
       name: "biogpu_engine_throughput_read_pairs_per_second",
       help: "Engine throughput of the latest run in read pairs per second by backend",
       labelNames: ["backend"] as const,
+      registers,
+    }),
+    engineCudaFallbacks: new Counter({
+      name: "biogpu_engine_cuda_fallbacks_total",
+      help: "Runs with the auto backend whose CUDA device failed, so that the CPU screened instead",
       registers,
     }),
     consumerLag: new Gauge({
