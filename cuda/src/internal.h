@@ -253,7 +253,7 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
 uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd);
 
 typedef struct bg_cuda_ctx_t bg_cuda_ctx_t;
-/** Creates a CUDA screening context on device_id (uploads the filter). */
+/** Creates a CUDA screening context on device_id (uploads the filter); *out is NULL on failure. */
 bg_status_t bg_cuda_ctx_new(bg_cuda_ctx_t **out, const bg_db_t *db, int device_id, char *err, size_t err_len,
                             char *device_name, size_t name_len);
 /** Screens a batch on the GPU; identical flags to bg_screen_batch_cpu. One caller per context. */

@@ -59,9 +59,10 @@ typedef struct pipeline_t {
   int n_workers;
   int use_cuda, device_id;
   int auto_backend;          /* CUDA chosen by `auto`: a device failure falls back to the CPU twin */
+  int device_named;          /* a worker's context has named the device in the run */
   _Atomic uint64_t gpu_batches;
   _Atomic int failed;
-  pthread_mutex_t err_mu;    /* guards status, err, the run's device name and fallback */
+  pthread_mutex_t err_mu;    /* guards status, err, device_named, the run's device name and fallback */
   bg_status_t status;
   char err[BG_ERRMSG_LEN];
 } pipeline_t;
@@ -97,12 +98,11 @@ static void *worker_main(void *arg) {
     char name[256] = "";
     bg_status_t s = bg_cuda_ops->ctx_new(&w->cuda, p->db, p->device_id, err, sizeof err, name, sizeof name);
     if (s != BG_OK) {
-      w->cuda = NULL;
       if (p->auto_backend) note_fallback(p, s, "could not start", err);
       else pipe_fail(p, s, err);
     } else {
       pthread_mutex_lock(&p->err_mu);
-      if (!strcmp(p->run->device, "cuda")) snprintf(p->run->device, sizeof p->run->device, "%s", name);
+      if (!p->device_named) { snprintf(p->run->device, sizeof p->run->device, "%s", name); p->device_named = 1; }
       pthread_mutex_unlock(&p->err_mu);
     }
   }
