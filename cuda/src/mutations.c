@@ -113,8 +113,9 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       if (u->kind != BG_KIND_POINTFINDER) continue;
       if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); }
       int n1, n2;
-      if (bg_worker_unit_alns(w, u, w->seqs, &n1, &n2) != 0) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); }
-      const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+      const uint8_t *s1 = bg_worker_unit_bases(w, u);
+      if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); }
+      const uint8_t *s2 = s1 + u->len1;
       for (uint32_t k = 0; k < u->set_n; k++) {
         uint32_t t = w->sets[u->set_off + k];
         target_hit[t] = 1;

@@ -25,7 +25,7 @@ void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
 
 void bg_worker_free(bg_worker_t *w) {
   bg_mapper_free(&w->m);
-  free(w->seqs); free(w->units); free(w->sets); free(w->set_tab); free(w->a1); free(w->a2); free(w->alns);
+  free(w->seqs); free(w->bases); free(w->units); free(w->sets); free(w->set_tab); free(w->a1); free(w->a2); free(w->alns);
   memset(w, 0, sizeof *w);
 }
 
@@ -166,6 +166,29 @@ static int map_mate(bg_worker_t *w, int mate, const uint8_t *s, uint32_t l, uint
   return n;
 }
 
+/* A mapped fragment's bases are kept for the passes after the EM, 4 bits each (reads are normalised to
+ * A C G T N): the first base of a byte in its low half. */
+static const char UNPACK[16] = "ACGTNNNNNNNNNNNN";
+
+static inline uint8_t nibble(uint8_t c) { return c == 'A' ? 0 : c == 'C' ? 1 : c == 'G' ? 2 : c == 'T' ? 3 : 4; }
+
+static void pack_bases(uint8_t *dst, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
+  uint64_t n = (uint64_t)l1 + l2;
+  for (uint64_t k = 0; k < n; k += 2) {
+    uint8_t a = nibble(k < l1 ? s1[k] : s2[k - l1]);
+    uint8_t b = k + 1 < n ? nibble(k + 1 < l1 ? s1[k + 1] : s2[k + 1 - l1]) : 0;
+    dst[k / 2] = (uint8_t)(a | b << 4);
+  }
+}
+
+const uint8_t *bg_worker_unit_bases(bg_worker_t *w, const bg_unit_t *u) {
+  size_t n = (size_t)u->len1 + u->len2;
+  if (grow((void **)&w->bases, &w->cap_bases, n + 1, 1) != 0) return NULL;
+  const uint8_t *p = w->seqs + u->seq_off;
+  for (size_t k = 0; k < n; k++) w->bases[k] = (uint8_t)UNPACK[(p[k / 2] >> (4 * (k & 1))) & 15];
+  return w->bases;
+}
+
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
   uint64_t seq_off = UINT64_MAX;
   bg_mapper_forget(&w->m);
@@ -176,11 +199,11 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
     if (n2 < 0) return -1;
     if (n1 == 0 && n2 == 0) continue;
     if (seq_off == UINT64_MAX) {
-      if (grow((void **)&w->seqs, &w->cap_seqs, w->n_seqs + l1 + l2, 1) != 0) return -1;
+      size_t bytes = ((size_t)l1 + l2 + 1) / 2;
+      if (grow((void **)&w->seqs, &w->cap_seqs, w->n_seqs + bytes, 1) != 0) return -1;
       seq_off = w->n_seqs;
-      memcpy(w->seqs + w->n_seqs, s1, l1);
-      memcpy(w->seqs + w->n_seqs + l1, s2, l2);
-      w->n_seqs += l1 + l2;
+      pack_bases(w->seqs + seq_off, s1, l1, s2, l2);
+      w->n_seqs += bytes;
       w->mapped_pairs++;
     }
     /* scratch for target ids: reuse the mapper's key buffer (no longer needed) */
@@ -212,13 +235,13 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
   return 0;
 }
 
-int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2) {
+int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *bases, int *n1, int *n2) {
   bg_mapper_forget(&w->m); /* cached per-read state may name a buffer that has since been reused */
   uint32_t form = u->mates >> 2, mates = u->mates & 3;
   if (grow((void **)&w->a1, &w->cap_a1, (size_t)u->an1 + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (form == UNIT_REMAP) { /* not kept (see bg_worker_add_unit): map the mates again, as when the unit was made */
-    const uint8_t *s1 = seqs + u->seq_off, *s2 = s1 + u->len1;
+    const uint8_t *s1 = bases, *s2 = s1 + u->len1;
     int k1 = (mates & 1) ? map_mate(w, 0, s1, u->len1, u->kind) : 0;
     int k2 = (mates & 2) ? map_mate(w, 1, s2, u->len2, u->kind) : 0;
     if (k1 < 0 || k2 < 0) return -1;
@@ -393,14 +416,15 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       bg_worker_t *w = &ws[refs[i].w];
       const bg_unit_t *u = &w->units[refs[i].u];
       int n1, n2;
-      if (bg_worker_unit_alns(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
+      const uint8_t *s1 = bg_worker_unit_bases(w, u);
+      if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
       g->reads++;
       /* the most abundant other allele this fragment also aligns to (within the pair slack) */
       for (int k = 0; k < n1 + n2; k++) {
         uint32_t o = k < n1 ? w->a1[k].target : w->a2[k - n1].target;
         if (o != bt && (g->partner == UINT32_MAX || theta[o] > theta[g->partner] || (theta[o] == theta[g->partner] && o < g->partner))) g->partner = o;
       }
-      const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+      const uint8_t *s2 = s1 + u->len1;
       for (int k = 0; k < n1; k++) if (w->a1[k].target == bt) { bg_align_count(&w->m, s1, u->len1, &w->a1[k], cc.cnt, count_col, &cc); break; }
       for (int k = 0; k < n2; k++) if (w->a2[k].target == bt) { bg_align_count(&w->m, s2, u->len2, &w->a2[k], cc.cnt, count_col, &cc); break; }
     }
@@ -446,8 +470,9 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     bg_worker_t *w = &ws[refs[i].w];
     const bg_unit_t *u = &w->units[refs[i].u];
     int n1, n2;
-    if (bg_worker_unit_alns(w, u, w->seqs, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
-    const uint8_t *s1 = w->seqs + u->seq_off, *s2 = s1 + u->len1;
+    const uint8_t *s1 = bg_worker_unit_bases(w, u);
+    if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+    const uint8_t *s2 = s1 + u->len1;
     for (int k = 0; k < n1 + n2; k++) {
       const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
       if (!gs[a->target].support) continue;

@@ -11,7 +11,7 @@ typedef struct bg_set_slot_t { uint64_t hash; uint32_t off, n; } bg_set_slot_t;
 
 /** A fragment's hits in one universe: a set of equally good targets and which mates support it. */
 typedef struct bg_unit_t {
-  uint64_t seq_off;      /* R1 then R2 bases in the worker's seqs buffer */
+  uint64_t seq_off;      /* R1 then R2 bases in the worker's seqs, packed two a byte (bg_worker_unit_bases) */
   uint32_t len1, len2;
   uint32_t set_off;      /* into the worker's sets */
   uint16_t set_n;
@@ -24,7 +24,8 @@ typedef struct bg_unit_t {
 typedef struct bg_worker_t {
   bg_mapper_t m;
   bg_cuda_ctx_t *cuda;
-  uint8_t *seqs; size_t n_seqs, cap_seqs;
+  uint8_t *seqs; size_t n_seqs, cap_seqs;  /* mapped fragments' bases, 4 bits each: memory grows with them */
+  uint8_t *bases; size_t cap_bases;       /* one unit's bases, unpacked */
   bg_unit_t *units; size_t n_units, cap_units;
   uint32_t *sets; size_t n_sets, cap_sets;  /* target sets, each stored once (units share equal sets) */
   bg_set_slot_t *set_tab; size_t set_tab_cap, set_tab_n;
@@ -44,8 +45,13 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
  */
 int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
                        const uint32_t *set, uint32_t n, int n1, int n2);
-/** The unit's mates' alignments as found when it was mapped, copied into w->a1 / w->a2; counts via n1/n2. */
-int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *seqs, int *n1, int *n2);
+/** The unit's R1 then R2 bases (A C G T N), unpacked into w->bases until the next call; NULL out of memory. */
+const uint8_t *bg_worker_unit_bases(bg_worker_t *w, const bg_unit_t *u);
+/**
+ * The unit's mates' alignments as found when it was mapped, copied into w->a1 / w->a2; counts via n1/n2.
+ * bases: the unit's R1 then R2 bases (bg_worker_unit_bases). 0, or -1 out of memory.
+ */
+int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *bases, int *n1, int *n2);
 
 struct bg_run_t {
   const bg_db_t *db;

@@ -231,6 +231,30 @@ int main(void) {
     bg_worker_free(&w);
   }
 
+  /* a mapped fragment's bases are kept 4 bits each and come back exactly, N and odd lengths included */
+  {
+    bg_worker_t w;
+    bg_worker_init(&w, db);
+    uint8_t r1[101], r2[77], want[178];
+    memcpy(r1, s1 + 10, sizeof r1);
+    r1[5] = 'N';
+    r1[100] = 'N';
+    for (int i = 0; i < 77; i++) r2[i] = (uint8_t)"TGCA"[strchr("ACGT", s1[226 - i]) - "ACGT"]; /* reverse complement */
+    r2[40] = 'N';
+    memcpy(want, r1, sizeof r1);
+    memcpy(want + sizeof r1, r2, sizeof r2);
+    int ok = bg_worker_map_pair(&w, r1, sizeof r1, r2, sizeof r2) == 0;
+    CHECK(ok && w.n_units >= 1 && w.mapped_pairs == 1, "the pair maps (%zu units)", w.n_units);
+    CHECK(w.n_seqs == (sizeof r1 + sizeof r2 + 1) / 2, "178 bases kept in %zu bytes", w.n_seqs);
+    for (size_t i = 0; i < w.n_units; i++) {
+      const bg_unit_t *u = &w.units[i];
+      const uint8_t *b = bg_worker_unit_bases(&w, u);
+      ok &= b && u->len1 == sizeof r1 && u->len2 == sizeof r2 && memcmp(b, want, sizeof want) == 0;
+    }
+    CHECK(ok, "every unit's bases come back as read, R1 then R2");
+    bg_worker_free(&w);
+  }
+
   /* save / load round trip */
   char idx[512];
   snprintf(idx, sizeof idx, "%s/db.bgdb", dir);
