@@ -119,6 +119,17 @@ static void bgzip_file(const char *src, const char *dst) {
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
+/* The process's peak resident memory so far, MiB (VmHWM; 0 where /proc is missing): the benchmark runs its
+ * configurations one after another in one process, as the service runs jobs, so a creeping peak shows. */
+static double peak_mib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = 0;
+  while (f && fgets(line, sizeof line, f)) if (!strncmp(line, "VmHWM:", 6)) kb = atol(line + 6);
+  if (f) fclose(f);
+  return kb / 1024.0;
+}
+
 /* Reads a pair to the end with the reader alone (inflate + parse, no analysis); seconds, or -1 on an error. */
 static double read_only(const char *r1, const char *r2, int helpers, uint64_t *pairs) {
   char err[512];
@@ -246,7 +257,8 @@ int main(int argc, char **argv) {
     double dt = now() - t0;
     if (s != BG_OK) { printf("FAIL %s (device %d): %s: %s\n", cfg[i].name, cfg[i].device, bg_status_name(s), bg_run_errmsg(run)); failed++; bg_run_free(run); continue; }
     const char *j = bg_run_result_json(run, NULL);
-    printf("%-20s device %d: %.3f s, %.0f read pairs/s\n", cfg[i].name, cfg[i].device, dt, (double)(bench ? bench : pairs) / dt);
+    printf("%-20s device %d: %.3f s, %.0f read pairs/s, process peak %.0f MiB\n", cfg[i].name, cfg[i].device, dt,
+           (double)(bench ? bench : pairs) / dt, peak_mib());
     if (!ref) {
       ref = strdup(strip(j));
       int ok = strstr(ref, "blaTEM-1B_") && (!gyr || strstr(ref, "\"S83L\""));
