@@ -33,6 +33,8 @@ bg_status_t bg_slurp(const char *path, char **out, size_t *len, char *err, size_
 double bg_now(void);
 /** Number of online CPUs (>= 1). */
 int bg_ncpu(void);
+/** Grows the array *p of *cap elements of elem bytes (realloc, doubling) to hold need. 0, or -1 out of memory. */
+int bg_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 /** Growable byte buffer. */
 typedef struct bg_buf_t { char *p; size_t n, cap; int oom; } bg_buf_t;

@@ -28,23 +28,13 @@ void bg_mapper_free(bg_mapper_t *m) {
   memset(m, 0, sizeof *m);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 256;
-  while (c < need) c *= 2;
-  void *n = realloc(*p, c * elem);
-  if (!n) return -1;
-  *p = n; *cap = c;
-  return 0;
-}
-
 static const uint8_t COMP[256] = {
     ['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A', ['N'] = 'N'};
 
 static const uint8_t *oriented(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t strand) {
   if (!strand) return seq;
   if (m->rc_of == seq && m->rc_len == len) return m->rc;
-  if (grow((void **)&m->rc, &m->cap_rc, len, 1) != 0) return NULL;
+  if (bg_grow((void **)&m->rc, &m->cap_rc, len, 1) != 0) return NULL;
   m->rc_of = seq; m->rc_len = len;
   for (uint32_t i = 0; i < len; i++) {
     uint8_t c = COMP[seq[len - 1 - i]];
@@ -86,8 +76,8 @@ static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t
                   int want_ops, dp_res_t *r) {
   const int W = 2 * BAND + 1;
   size_t cells = (size_t)(L + 1) * W;
-  if (grow((void **)&m->dp, &m->cap_dp, cells * 3, sizeof(int32_t)) != 0) return -1;
-  if (grow((void **)&m->ops, &m->cap_ops, cells + 2 * (size_t)L + 2 * BAND + 8, 1) != 0) return -1;
+  if (bg_grow((void **)&m->dp, &m->cap_dp, cells * 3, sizeof(int32_t)) != 0) return -1;
+  if (bg_grow((void **)&m->ops, &m->cap_ops, cells + 2 * (size_t)L + 2 * BAND + 8, 1) != 0) return -1;
   int32_t *H = m->dp, *E = H + cells, *F = E + cells;
   uint8_t *tb = m->ops; /* traceback bits share the ops buffer's tail: ops go after cells */
   const int32_t NEG = -(1 << 28);
@@ -186,8 +176,8 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
   ss->of = NULL;
   ss->n = 0;
   size_t most = len / SEED_STRIDE + 2;
-  if (grow((void **)&ss->s, &ss->cap, most, sizeof(bg_seed_t)) != 0) return NULL;
-  if (grow((void **)&m->keys, &m->cap_keys, 2 * most, sizeof(uint64_t)) != 0) return NULL;
+  if (bg_grow((void **)&ss->s, &ss->cap, most, sizeof(bg_seed_t)) != 0) return NULL;
+  if (bg_grow((void **)&m->keys, &m->cap_keys, 2 * most, sizeof(uint64_t)) != 0) return NULL;
   uint64_t *canon = m->keys, *where = m->keys + most; /* canon later holds slot index + 1 (0: absent); where: rp | read_rev << 32 */
   size_t n = 0;
   uint64_t fw = 0, rv = 0;
@@ -231,7 +221,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   if (!ss) return -1;
   /* this universe's part of each seed's occurrences (ResFinder targets come first) */
   size_t ns = 0, total_occ = 0;
-  if (grow((void **)&m->seeds, &m->cap_seeds, ss->n + 1, sizeof(bg_seed_t)) != 0) return -1;
+  if (bg_grow((void **)&m->seeds, &m->cap_seeds, ss->n + 1, sizeof(bg_seed_t)) != 0) return -1;
   for (size_t i = 0; i < ss->n; i++) {
     bg_seed_t sd = ss->s[i];
     uint32_t rf = sd.rf_count;
@@ -252,7 +242,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
       const bg_occ_t *ahead = db->occs + m->seeds[si + 2 * step].start;
       for (int b = 0; b < 4; b++) __builtin_prefetch((const char *)ahead + 64 * b);
     }
-    if (grow((void **)&m->keys, &m->cap_keys, nk + sd->count, sizeof(uint64_t)) != 0) return -1;
+    if (bg_grow((void **)&m->keys, &m->cap_keys, nk + sd->count, sizeof(uint64_t)) != 0) return -1;
     for (uint32_t k = 0; k < sd->count; k++) {
       bg_occ_t o = db->occs[sd->start + k];
       uint32_t opos = o.pos & 0x7fffffffu, orev = o.pos >> 31;
@@ -298,7 +288,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     if (vc[i] > best_votes) best_votes = vc[i];
   }
   for (uint32_t u = 0; u < nused; u++) vk[used[u]] = 0;
-  if (grow((void **)&m->alns, &m->cap_alns, ngused + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (bg_grow((void **)&m->alns, &m->cap_alns, ngused + 1, sizeof(bg_aln_t)) != 0) return -1;
   /* candidates in (target, strand) order: a bitmap over target * 2 + strand, walked in order (a family's
    * read has hundreds of candidates; sorting them was a visible part of mapping) */
   size_t nwords = ((size_t)db->n_targets * 2 + 63) / 64;

@@ -16,16 +16,6 @@
 #define BG_UNIT_ALNS_MAX 32  /* alignments kept explicitly per unit (see bg_worker_add_unit) */
 enum { UNIT_EXPLICIT = 0, UNIT_COMPACT = 1, UNIT_REMAP = 2 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 1024;
-  while (c < need) c *= 2;
-  void *n = realloc(*p, c * elem);
-  if (!n) return -1;
-  *p = n; *cap = c;
-  return 0;
-}
-
 /*
  * The worker's arrays that grow with the mapped fragments (bases, units, sets, alignments) live in mappings
  * of their own, grown by mremap, not in malloc's arenas. After a run that freed large blocks, glibc raises
@@ -201,7 +191,7 @@ static int map_mate(bg_worker_t *w, int mate, const uint8_t *s, uint32_t l, uint
   int n = bg_map_read(&w->m, s, l, kind, PAIR_SLACK);
   if (n < 0) return -1;
   bg_aln_t **dst = mate ? &w->a2 : &w->a1;
-  if (grow((void **)dst, mate ? &w->cap_a2 : &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (bg_grow((void **)dst, mate ? &w->cap_a2 : &w->cap_a1, (size_t)n + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (n) memcpy(*dst, w->m.alns, (size_t)n * sizeof(bg_aln_t));
   return n;
 }
@@ -213,17 +203,15 @@ static const char UNPACK[16] = "ACGTNNNNNNNNNNNN";
 static inline uint8_t nibble(uint8_t c) { return c == 'A' ? 0 : c == 'C' ? 1 : c == 'G' ? 2 : c == 'T' ? 3 : 4; }
 
 static void pack_bases(uint8_t *dst, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2) {
-  uint64_t n = (uint64_t)l1 + l2;
-  for (uint64_t k = 0; k < n; k += 2) {
-    uint8_t a = nibble(k < l1 ? s1[k] : s2[k - l1]);
-    uint8_t b = k + 1 < n ? nibble(k + 1 < l1 ? s1[k + 1] : s2[k + 1 - l1]) : 0;
-    dst[k / 2] = (uint8_t)(a | b << 4);
+  for (uint64_t k = 0; k < (uint64_t)l1 + l2; k++) {
+    uint8_t c = nibble(k < l1 ? s1[k] : s2[k - l1]);
+    dst[k / 2] = k & 1 ? (uint8_t)(dst[k / 2] | c << 4) : c;
   }
 }
 
 const uint8_t *bg_worker_unit_bases(bg_worker_t *w, const bg_unit_t *u) {
   size_t n = (size_t)u->len1 + u->len2;
-  if (grow((void **)&w->bases, &w->cap_bases, n + 1, 1) != 0) return NULL;
+  if (bg_grow((void **)&w->bases, &w->cap_bases, n + 1, 1) != 0) return NULL;
   const uint8_t *p = w->seqs + u->seq_off;
   for (size_t k = 0; k < n; k++) w->bases[k] = (uint8_t)UNPACK[(p[k / 2] >> (4 * (k & 1))) & 15];
   return w->bases;
@@ -248,7 +236,7 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
     }
     /* scratch for target ids: reuse the mapper's key buffer (no longer needed) */
     size_t need = (size_t)n1 + (size_t)n2 + 1;
-    if (grow((void **)&w->m.keys, &w->m.cap_keys, need, sizeof(uint64_t)) != 0) return -1;
+    if (bg_grow((void **)&w->m.keys, &w->m.cap_keys, need, sizeof(uint64_t)) != 0) return -1;
     uint32_t *ids = (uint32_t *)w->m.keys;
     if (n1 > 0 && n2 > 0) {
       /* both mates' alignments are in target order: merge-join for the best pair score */
@@ -278,8 +266,8 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
 int bg_worker_unit_alns(bg_worker_t *w, const bg_unit_t *u, const uint8_t *bases, int *n1, int *n2) {
   bg_mapper_forget(&w->m); /* cached per-read state may name a buffer that has since been reused */
   uint32_t form = u->mates >> 2, mates = u->mates & 3;
-  if (grow((void **)&w->a1, &w->cap_a1, (size_t)u->an1 + 1, sizeof(bg_aln_t)) != 0) return -1;
-  if (grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (bg_grow((void **)&w->a1, &w->cap_a1, (size_t)u->an1 + 1, sizeof(bg_aln_t)) != 0) return -1;
+  if (bg_grow((void **)&w->a2, &w->cap_a2, (size_t)u->an2 + 1, sizeof(bg_aln_t)) != 0) return -1;
   if (form == UNIT_REMAP) { /* not kept (see bg_worker_add_unit): map the mates again, as when the unit was made */
     const uint8_t *s1 = bases, *s2 = s1 + u->len1;
     int k1 = (mates & 1) ? map_mate(w, 0, s1, u->len1, u->kind) : 0;

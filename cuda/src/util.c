@@ -31,6 +31,16 @@ bg_status_t bg_status_from_errno(int e) {
   }
 }
 
+int bg_grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 256;
+  while (c < need) c *= 2;
+  void *n = realloc(*p, c * elem);
+  if (!n) return -1;
+  *p = n; *cap = c;
+  return 0;
+}
+
 double bg_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
