@@ -41,7 +41,7 @@ Deno.test({
   ignore,
   fn() {
     const info = engineInfo();
-    assert.equal(info.abi, 1);
+    assert.equal(info.abi, 2);
     assert.match(info.version, /^\d+\.\d+\.\d+/);
     assert.equal(typeof info.cudaCompiled, "boolean");
     assert.ok(info.cudaDevices >= 0);

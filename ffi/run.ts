@@ -55,6 +55,9 @@ export interface RunOptions {
   minAltReads?: number;
   /** Read pairs per batch (default 4096). */
   batchPairs?: number;
+  /** Mutation evidence: a read counts at a catalogued gene's sites only when its alignment to the gene
+   *  agrees at this percent of its columns (default 95). */
+  minPointIdentity?: number;
 }
 
 /** A ResFinder gene call. */
@@ -116,6 +119,7 @@ export interface EngineResult {
     min_depth: number;
     min_allele_freq: number;
     min_alt_reads: number;
+    min_point_identity: number;
   };
   genes: GeneCall[];
   mutations: MutationCall[];
@@ -138,7 +142,8 @@ export const RUN_OPTIONS_LAYOUT = {
   min_allele_freq: 40, // double
   min_alt_reads: 48, // int32_t
   batch_pairs: 52, // int32_t
-  sizeof: 56,
+  min_point_identity: 56, // double
+  sizeof: 64,
 } as const;
 
 /** `bg_progress_t` byte offsets and size. */
@@ -197,6 +202,7 @@ export function encodeRunOptions(o: RunOptions, buf: Uint8Array): void {
     ["minCoverage", o.minCoverage, L.min_coverage],
     ["minDepth", o.minDepth, L.min_depth],
     ["minAlleleFreq", o.minAlleleFreq, L.min_allele_freq],
+    ["minPointIdentity", o.minPointIdentity, L.min_point_identity],
   ] as const;
   for (const [name, value, off] of doubles) {
     checkNumber(name, value);
@@ -220,6 +226,7 @@ export function decodeRunOptions(buf: Uint8Array): Required<RunOptions> & { size
     minAlleleFreq: v.getFloat64(L.min_allele_freq, true),
     minAltReads: v.getInt32(L.min_alt_reads, true),
     batchPairs: v.getInt32(L.batch_pairs, true),
+    minPointIdentity: v.getFloat64(L.min_point_identity, true),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** ABI version this build of the Deno side is written against (`BG_ABI_VERSION`). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Symbols of libbiogpu. */
 export const symbols = {

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /** ABI version: bumped on any incompatible change of this header. */
-#define BG_ABI_VERSION 1u
+#define BG_ABI_VERSION 2u
 /** Engine version string (results.json engine.version). */
 #define BG_ENGINE_VERSION "0.1.0"
 
@@ -129,6 +129,8 @@ typedef struct bg_run_options_t {
   double min_allele_freq;  /* PointFinder: minimum alt-read fraction to report; default 0.05 */
   int32_t min_alt_reads;   /* PointFinder: minimum alt reads to report; default 2 */
   int32_t batch_pairs;     /* read pairs per batch; default 4096 */
+  double min_point_identity; /* PointFinder: a mate is evidence at a catalogued gene's sites only when its
+                                alignment to the gene agrees at this percent of its columns; default 95 */
 } bg_run_options_t;
 
 /** Fills defaults (field-standard thresholds). Thread-safe. */

@@ -58,6 +58,7 @@ BG_API void bg_run_options_init(bg_run_options_t *o) {
   o->min_depth = 3.0;
   o->min_allele_freq = 0.05;
   o->min_alt_reads = 2;
+  o->min_point_identity = 95.0;
   o->batch_pairs = 4096; /* ~1.2 MB of bases: few fresh pages to fault in, still in cache when screened */
 }
 
@@ -79,6 +80,8 @@ BG_API bg_status_t bg_run_options_check(const bg_run_options_t *o, char *msg, si
   if (!(o->min_allele_freq >= 0 && o->min_allele_freq <= 1))
     return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.min_allele_freq: expected 0-1, found %g", o->min_allele_freq);
   if (o->min_alt_reads < 0) return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.min_alt_reads: expected >= 0, found %d", o->min_alt_reads);
+  if (!(o->min_point_identity >= 0 && o->min_point_identity <= 100))
+    return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.min_point_identity: expected a percentage 0-100, found %g", o->min_point_identity);
   if (o->batch_pairs < 64 || o->batch_pairs > (1 << 22))
     return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.batch_pairs: expected 64 to 4194304, found %d", o->batch_pairs);
   return BG_OK;

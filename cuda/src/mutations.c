@@ -100,42 +100,105 @@ static int reaches_site(const walk_ctx_t *c, const bg_aln_t *a, uint32_t len) {
   return 0;
 }
 
+/* Whether a mate's alignment is close enough to its gene to be evidence at the gene's sites. */
+static int close_enough(const bg_aln_t *a, double min_identity) {
+  return a->alen && (double)(a->alen - a->mism) * 100.0 + 1e-9 >= min_identity * (double)a->alen;
+}
+
+/* Whether one of the unit's mates aligns to target t closely enough. */
+static int unit_close(const bg_worker_t *w, int n1, int n2, uint32_t t, double min_identity) {
+  for (int k = 0; k < n1 + n2; k++) {
+    const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
+    if (a->target == t && close_enough(a, min_identity)) return 1;
+  }
+  return 0;
+}
+
+/* Species of each PointFinder target as a small number (the order species first appear in the database). */
+static uint32_t *species_ids(const bg_db_t *db, uint32_t *n_species) {
+  uint32_t *sp = calloc(db->n_targets ? db->n_targets : 1, sizeof *sp);
+  uint32_t *first = calloc(db->n_targets ? db->n_targets : 1, sizeof *first); /* a target of each species */
+  uint32_t n = 0;
+  if (sp && first)
+    for (uint32_t t = 0; t < db->n_targets; t++) {
+      if (db->targets[t].kind != BG_KIND_POINTFINDER) continue;
+      const char *name = bg_str(db, db->targets[t].species);
+      uint32_t i = 0;
+      while (i < n && strcmp(bg_str(db, db->targets[first[i]].species), name) != 0) i++;
+      if (i == n) first[n++] = t;
+      sp[t] = i;
+    }
+  free(first);
+  *n_species = n;
+  return sp;
+}
+
+/*
+ * Calls the catalogued sites. A fragment's equally good PointFinder targets can belong to several species
+ * when the database holds more than one (gyrA reads identical to E. coli's and to K. pneumoniae's gyrA over
+ * their length; 16S rRNA): such a fragment counts only for the species with the most fragments of its own,
+ * i.e. fragments whose targets are all that species' and that align closely enough. And a mate counts at a
+ * gene's sites only when it aligns to the gene at >= min_point_identity: a homologue from another species
+ * (E. coli ompC reads on K. pneumoniae ompK36, 82-89 % identity) is not evidence about that gene.
+ */
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit) {
   const bg_db_t *db = r->db;
-  uint32_t max_sites = 0;
+  const double min_id = r->opts.min_point_identity;
+  uint32_t max_sites = 0, n_species = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) if (db->targets[t].n_sites > max_sites) max_sites = db->targets[t].n_sites;
   site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
-  if (!sr) return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations");
-  for (int wi = 0; wi < nw; wi++) {
-    bg_worker_t *w = &ws[wi];
-    for (size_t ui = 0; ui < w->n_units; ui++) {
-      const bg_unit_t *u = &w->units[ui];
-      if (u->kind != BG_KIND_POINTFINDER) continue;
-      if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); }
-      int n1, n2;
-      const uint8_t *s1 = bg_worker_unit_bases(w, u);
-      if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { free(sr); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); }
-      const uint8_t *s2 = s1 + u->len1;
-      for (uint32_t k = 0; k < u->set_n; k++) {
-        uint32_t t = w->sets[u->set_off + k];
-        target_hit[t] = 1;
-        const bg_target_t *tg = &db->targets[t];
-        if (!tg->n_sites) continue;
-        memset(sr, 0, tg->n_sites * sizeof *sr);
-        walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
-        for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when it can reach a site */
-          const bg_aln_t *as = m ? w->a2 : w->a1;
-          const uint8_t *s = m ? s2 : s1;
-          uint32_t len = m ? u->len2 : u->len1;
-          for (int a = 0; a < (m ? n2 : n1); a++)
-            if (as[a].target == t) {
-              if (reaches_site(&c, &as[a], len)) { bg_align_walk(&w->m, s, len, &as[a], site_col, &c); flush(&c, obs, tg->first_site); }
-              break;
-            }
+  uint32_t *sp = species_ids(db, &n_species);
+  uint64_t *weight = calloc(n_species ? n_species : 1, sizeof *weight);
+  bg_status_t st = BG_OK;
+  if (!sr || !sp || !weight) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  for (int pass = 0; pass < 2; pass++) /* 0: each species' own fragments; 1: the sites */
+    for (int wi = 0; wi < nw; wi++) {
+      bg_worker_t *w = &ws[wi];
+      for (size_t ui = 0; ui < w->n_units; ui++) {
+        const bg_unit_t *u = &w->units[ui];
+        if (u->kind != BG_KIND_POINTFINDER) continue;
+        if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
+        const uint32_t *set = w->sets + u->set_off;
+        int mixed = 0;
+        for (uint32_t k = 1; k < u->set_n; k++) mixed |= sp[set[k]] != sp[set[0]];
+        if (pass == 0 && mixed) continue;
+        int n1, n2;
+        const uint8_t *s1 = bg_worker_unit_bases(w, u);
+        if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+        if (pass == 0) {
+          for (uint32_t k = 0; k < u->set_n; k++)
+            if (unit_close(w, n1, n2, set[k], min_id)) { weight[sp[set[0]]]++; break; }
+          continue;
+        }
+        uint64_t best = 0;
+        if (mixed) for (uint32_t k = 0; k < u->set_n; k++) if (weight[sp[set[k]]] > best) best = weight[sp[set[k]]];
+        const uint8_t *s2 = s1 + u->len1;
+        for (uint32_t k = 0; k < u->set_n; k++) {
+          uint32_t t = set[k];
+          if (mixed && weight[sp[t]] != best) continue; /* another species has more fragments of its own */
+          const bg_target_t *tg = &db->targets[t];
+          if (!unit_close(w, n1, n2, t, min_id)) continue;
+          target_hit[t] = 1;
+          if (!tg->n_sites) continue;
+          memset(sr, 0, tg->n_sites * sizeof *sr);
+          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
+          for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
+            const bg_aln_t *as = m ? w->a2 : w->a1;
+            const uint8_t *s = m ? s2 : s1;
+            uint32_t len = m ? u->len2 : u->len1;
+            for (int a = 0; a < (m ? n2 : n1); a++)
+              if (as[a].target == t) {
+                if (close_enough(&as[a], min_id) && reaches_site(&c, &as[a], len)) {
+                  bg_align_walk(&w->m, s, len, &as[a], site_col, &c);
+                  flush(&c, obs, tg->first_site);
+                }
+                break;
+              }
+          }
         }
       }
     }
-  }
-  free(sr);
-  return BG_OK;
+out:
+  free(sr); free(sp); free(weight);
+  return st;
 }

@@ -76,7 +76,9 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   bg_buf_json_num(&b, o->min_depth);
   bg_buf_puts(&b, ",\"min_allele_freq\":");
   bg_buf_json_num(&b, o->min_allele_freq);
-  bg_buf_printf(&b, ",\"min_alt_reads\":%d},\"genes\":[", o->min_alt_reads);
+  bg_buf_printf(&b, ",\"min_alt_reads\":%d,\"min_point_identity\":", o->min_alt_reads);
+  bg_buf_json_num(&b, o->min_point_identity);
+  bg_buf_puts(&b, "},\"genes\":[");
   for (size_t i = 0; i < nc; i++) {
     const gene_call_t *c = &calls[i];
     const bg_target_t *tg = &db->targets[c->t];

@@ -51,6 +51,13 @@ export const ANALYZE_FLAGS = {
     placeholder: "N",
     help: "Mutation minimum alt reads (default 2)",
   },
+  "min-point-identity": {
+    type: "number",
+    min: 0,
+    max: 100,
+    placeholder: "PCT",
+    help: "Mutation evidence: a read's identity to the catalogued gene (default 95)",
+  },
   "batch-pairs": { type: "integer", min: 1, placeholder: "N", help: "Read pairs per batch (default 4096)" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -89,6 +96,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<number> {
       minDepth: flags["min-depth"],
       minAlleleFreq: flags["min-allele-freq"],
       minAltReads: flags["min-alt-reads"],
+      minPointIdentity: flags["min-point-identity"],
       batchPairs: flags["batch-pairs"],
     };
     Deno.addSignalListener("SIGINT", onSigint);

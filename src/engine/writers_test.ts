@@ -17,7 +17,14 @@ function sample(): SampleResult {
     engine: { version: "0.1.0", backend: "cpu", device: "cpu", fallback: null, threads: 2 },
     input: { read_pairs: 1000, bases: 300000, bytes: 12345 },
     timing: { seconds: 1.23 },
-    options: { min_identity: 90, min_coverage: 60, min_depth: 3, min_allele_freq: 0.05, min_alt_reads: 2 },
+    options: {
+      min_identity: 90,
+      min_coverage: 60,
+      min_depth: 3,
+      min_allele_freq: 0.05,
+      min_alt_reads: 2,
+      min_point_identity: 95,
+    },
     genes: [{
       allele: "blaTEM-1B_1_AY458016",
       gene: "blaTEM-1B",
