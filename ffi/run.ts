@@ -104,7 +104,8 @@ export interface SiteCall {
   ref: string;
   depth: number;
   counts: Record<string, number>;
-  status: "wild_type" | "mutant" | "low_depth";
+  /** `uncatalogued`: an allele the catalogue does not list as resistant outnumbers the reference. */
+  status: "wild_type" | "mutant" | "uncatalogued" | "low_depth";
 }
 
 /** The engine's result JSON (`bg_run_result_json`), as documented in docs/CONTRACTS.md. */

@@ -35,7 +35,14 @@ async function k12Region(gene: string, species: string): Promise<{ seq: Uint8Arr
 function sample(): Promise<Sample> {
   return samplePromise ??= (async () => {
     const gyrA = await k12Region("gyrA", "escherichia_coli");
-    const s83l = sim.mutateCodon(gyrA.seq, gyrA.offset, 83, "TTG", "S");
+    // S83L (catalogued) and D87E (a change at a catalogued position that the catalogue does not list)
+    const s83l = sim.mutateCodon(
+      sim.mutateCodon(gyrA.seq, gyrA.offset, 83, "TTG", "S"),
+      gyrA.offset,
+      87,
+      "GAA",
+      "D",
+    );
     const ompC = await k12Region("ompK36", "klebsiella");
     const acrB = await k12Region("acrB", "salmonella");
     const rng = new sim.Rng(0x5bec);
@@ -45,7 +52,7 @@ function sample(): Promise<Sample> {
       sim.randomDna(rng, FLANK),
     ]);
     const plan = sim.planFragments([
-      { name: "ecoli-gyrA-S83L", seq: s83l, depth: 40 },
+      { name: "ecoli-gyrA-S83L-D87E", seq: s83l, depth: 40 },
       { name: "ecoli-ompC", seq: ompC.seq, depth: 60 },
       { name: "ecoli-acrB", seq: acrB.seq, depth: 30 },
       { name: "kpneumoniae-gyrA", seq: kpGyrA, depth: 30 },
@@ -93,6 +100,22 @@ Deno.test("every species in the database: an E. coli gyrA S83L is E. coli's only
     `only serine at K. pneumoniae gyrA 83: ${JSON.stringify(kp83)}`,
   );
   assert.equal(r.options.min_point_identity, 95);
+});
+
+Deno.test("a change the catalogue does not list at a catalogued position (gyrA D87E) is an uncatalogued site, not a mutation", async () => {
+  const r = await analyze();
+  assert.ok(
+    !r.mutations.some((m) => m.gene === "gyrA" && m.position === 87),
+    "D87E is not a catalogued mutation",
+  );
+  const ec87 = r.sites.find((s) =>
+    s.species === "escherichia_coli" && s.gene === "gyrA" && s.position === 87
+  );
+  assert.ok(ec87, "E. coli gyrA 87 reached");
+  assert.equal(ec87.status, "uncatalogued", JSON.stringify(ec87));
+  assert.ok((ec87.counts.E ?? 0) > ec87.depth / 2, JSON.stringify(ec87));
+  const kp87 = r.sites.find((s) => s.species === "klebsiella" && s.gene === "gyrA" && s.position === 87);
+  assert.equal(kp87?.status, "wild_type", JSON.stringify(kp87));
 });
 
 Deno.test("every species in the database: homologues (ompC on ompK36, acrB on Salmonella acrB) reach no site", async () => {

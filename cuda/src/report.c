@@ -191,7 +191,13 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
         bg_buf_json_str(&sites, keys[j]);
         bg_buf_printf(&sites, ":%u", counts[j]);
       }
-      bg_buf_printf(&sites, "},\"status\":\"%s\"}", depth < o->min_depth ? "low_depth" : mutant ? "mutant" : "wild_type");
+      /* wild type: the reference is (one of) the most common calls; uncatalogued: another allele, not listed
+       * as resistant, outnumbers it (a change at a known resistance position, or a catalogue whose
+       * reference disagrees with its gene's sequence) */
+      uint32_t ref_n = 0;
+      for (uint32_t j = 0; j < nk; j++) if (strcmp(keys[j], ref) == 0) ref_n = counts[j];
+      bg_buf_printf(&sites, "},\"status\":\"%s\"}",
+                    depth < o->min_depth ? "low_depth" : mutant ? "mutant" : ref_n >= counts[0] ? "wild_type" : "uncatalogued");
     }
   }
   bg_buf_puts(&b, "],\"sites\":[");
