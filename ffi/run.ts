@@ -58,6 +58,9 @@ export interface RunOptions {
   /** Mutation evidence: a read counts at a catalogued gene's sites only when its alignment to the gene
    *  agrees at this percent of its columns (default 95). */
   minPointIdentity?: number;
+  /** PointFinder species to call (database names, e.g. `escherichia_coli`); unset or empty: every species in
+   *  the database. A name the database lacks fails the run with INVALID_ARGUMENT. */
+  species?: string[];
 }
 
 /** A ResFinder gene call. */
@@ -121,6 +124,8 @@ export interface EngineResult {
     min_allele_freq: number;
     min_alt_reads: number;
     min_point_identity: number;
+    /** The PointFinder species called (every species of the database unless the run chose some). */
+    species: string[];
   };
   genes: GeneCall[];
   mutations: MutationCall[];
@@ -144,7 +149,8 @@ export const RUN_OPTIONS_LAYOUT = {
   min_alt_reads: 48, // int32_t
   batch_pairs: 52, // int32_t
   min_point_identity: 56, // double
-  sizeof: 64,
+  species: 64, // char[512], comma-separated, NUL-terminated
+  sizeof: 576,
 } as const;
 
 /** `bg_progress_t` byte offsets and size. */
@@ -209,6 +215,40 @@ export function encodeRunOptions(o: RunOptions, buf: Uint8Array): void {
     checkNumber(name, value);
     if (value !== undefined) v.setFloat64(off, value, true);
   }
+  if (o.species !== undefined) encodeSpecies(o.species, buf, L.species);
+}
+
+/** Size of `bg_run_options_t.species` (BG_SPECIES_LIST_MAX), its NUL included. */
+const SPECIES_LIST_MAX = 512;
+
+function encodeSpecies(species: readonly string[], buf: Uint8Array, off: number): void {
+  if (!Array.isArray(species)) {
+    throw new InputError(Status.INVALID_ARGUMENT, `Option species must be a list of species names`);
+  }
+  for (const name of species) {
+    if (typeof name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(name)) {
+      throw new InputError(
+        Status.INVALID_ARGUMENT,
+        `Option species: ${JSON.stringify(name)} is not a species name (letters, digits, _ . -)`,
+      );
+    }
+  }
+  const bytes = new TextEncoder().encode(species.join(","));
+  if (bytes.length >= SPECIES_LIST_MAX) {
+    throw new InputError(
+      Status.INVALID_ARGUMENT,
+      `Option species: the list takes ${bytes.length} bytes, at most ${SPECIES_LIST_MAX - 1} fit`,
+    );
+  }
+  buf.fill(0, off, off + SPECIES_LIST_MAX);
+  buf.set(bytes, off);
+}
+
+function decodeSpecies(buf: Uint8Array, off: number): string[] {
+  const field = buf.subarray(off, off + SPECIES_LIST_MAX);
+  const end = field.indexOf(0);
+  const text = new TextDecoder().decode(field.subarray(0, end < 0 ? field.length : end));
+  return text ? text.split(",") : [];
 }
 
 /** Decodes a `bg_run_options_t` (for tests and diagnostics). */
@@ -228,6 +268,7 @@ export function decodeRunOptions(buf: Uint8Array): Required<RunOptions> & { size
     minAltReads: v.getInt32(L.min_alt_reads, true),
     batchPairs: v.getInt32(L.batch_pairs, true),
     minPointIdentity: v.getFloat64(L.min_point_identity, true),
+    species: decodeSpecies(buf, L.species),
   };
 }
 

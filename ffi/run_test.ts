@@ -45,7 +45,7 @@ int main(void) {
   O(bg_run_options_t, size); O(bg_run_options_t, backend); O(bg_run_options_t, threads);
   O(bg_run_options_t, device_id); O(bg_run_options_t, min_identity); O(bg_run_options_t, min_coverage);
   O(bg_run_options_t, min_depth); O(bg_run_options_t, min_allele_freq); O(bg_run_options_t, min_alt_reads);
-  O(bg_run_options_t, batch_pairs); O(bg_run_options_t, min_point_identity);
+  O(bg_run_options_t, batch_pairs); O(bg_run_options_t, min_point_identity); O(bg_run_options_t, species);
   printf("\\"sizeof\\":%zu},\\"progress\\":{", sizeof(bg_run_options_t));
   O(bg_progress_t, size); O(bg_progress_t, stage); O(bg_progress_t, pairs_done); O(bg_progress_t, bytes_done);
   O(bg_progress_t, bytes_total); O(bg_progress_t, fraction);
@@ -60,7 +60,7 @@ int main(void) {
 Deno.test("encodeRunOptions writes each field where C reads it and leaves unset fields alone", async () => {
   const buf = new Uint8Array(RUN_OPTIONS_LAYOUT.sizeof);
   const view = new DataView(buf.buffer);
-  view.setUint32(0, 64, true);
+  view.setUint32(0, 576, true);
   view.setFloat64(RUN_OPTIONS_LAYOUT.min_depth, 3, true); // a "default" that must survive
   view.setInt32(RUN_OPTIONS_LAYOUT.batch_pairs, 16384, true);
   const o: RunOptions = {
@@ -72,6 +72,7 @@ Deno.test("encodeRunOptions writes each field where C reads it and leaves unset 
     minAlleleFreq: 0.125,
     minAltReads: 4,
     minPointIdentity: 92.5,
+    species: ["escherichia_coli", "klebsiella"],
   };
   encodeRunOptions(o, buf);
   const out = await runC(
@@ -83,15 +84,15 @@ int main(void) {
   if (fread(&o, sizeof o, 1, stdin) != 1) return 1;
   printf("{\\"size\\":%u,\\"backend\\":%d,\\"threads\\":%d,\\"device_id\\":%d,\\"min_identity\\":%.17g,"
          "\\"min_coverage\\":%.17g,\\"min_depth\\":%.17g,\\"min_allele_freq\\":%.17g,\\"min_alt_reads\\":%d,"
-         "\\"batch_pairs\\":%d,\\"min_point_identity\\":%.17g}", o.size, o.backend, o.threads, o.device_id,
-         o.min_identity, o.min_coverage, o.min_depth, o.min_allele_freq, o.min_alt_reads, o.batch_pairs,
-         o.min_point_identity);
+         "\\"batch_pairs\\":%d,\\"min_point_identity\\":%.17g,\\"species\\":\\"%s\\"}", o.size, o.backend, o.threads,
+         o.device_id, o.min_identity, o.min_coverage, o.min_depth, o.min_allele_freq, o.min_alt_reads,
+         o.batch_pairs, o.min_point_identity, o.species);
   return 0;
 }`,
     buf,
   );
   assert.deepEqual(JSON.parse(new TextDecoder().decode(out)), {
-    size: 64,
+    size: 576,
     backend: 2,
     threads: 7,
     device_id: 2,
@@ -102,8 +103,9 @@ int main(void) {
     min_alt_reads: 4,
     batch_pairs: 16384,
     min_point_identity: 92.5,
+    species: "escherichia_coli,klebsiella",
   });
-  assert.deepEqual(decodeRunOptions(buf), { size: 64, ...o, minDepth: 3, batchPairs: 16384 });
+  assert.deepEqual(decodeRunOptions(buf), { size: 576, ...o, minDepth: 3, batchPairs: 16384 });
 });
 
 Deno.test("decodeProgress reads a bg_progress_t filled by C", async () => {
@@ -137,6 +139,12 @@ Deno.test("encodeRunOptions rejects non-integer counts and unknown backends with
   assert.throws(
     () => encodeRunOptions({ backend: "gpu" as RunOptions["backend"] }, buf),
     (e) => invalid(e, "backend"),
+  );
+  assert.throws(() => encodeRunOptions({ species: ["escherichia coli"] }, buf), (e) => invalid(e, "species"));
+  assert.throws(() => encodeRunOptions({ species: ["a,b"] }, buf), (e) => invalid(e, "species"));
+  assert.throws(
+    () => encodeRunOptions({ species: ["x".repeat(512)] }, buf),
+    (e) => invalid(e, "at most 511"),
   );
   assert.throws(() => encodeRunOptions({}, new Uint8Array(40)), RangeError);
 });

@@ -358,9 +358,14 @@ Deno.test("the CLI writes results.json, genes.tsv, mutations.tsv and hamronizati
       "cpu",
       "--threads",
       "2",
+      "--species",
+      "escherichia_coli",
+      "--min-point-identity",
+      "97.5",
     ]);
     const res = JSON.parse(await Deno.readTextFile(`${out}/S1/results.json`));
     assertEquals(res.sample_id, "S1");
+    assertEquals([res.options.species, res.options.min_point_identity], [["escherichia_coli"], 97.5]);
     assertEquals(res.input.read_pairs, f.truth.readPairs);
     assertEquals(res.engine.backend, "cpu");
     assertEquals(res.engine.fallback, null);

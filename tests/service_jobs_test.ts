@@ -255,6 +255,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a job naming a species the database lacks is dead-lettered as permanent, naming the species",
+  ignore,
+  fn: () =>
+    withCtx(async ({ kafka, topics, ws, env, jobIds }) => {
+      const jobId = `job-${randomSuffix()}`;
+      jobIds.push(jobId);
+      // The service's test database has no PointFinder species at all.
+      const job = { ...jobFor(ws, jobId), species: ["escherichia_coli"] };
+      await produce(kafka, topics.jobs, job, { key: jobId });
+      await withService(env, async () => {
+        const [dead] = await waitForRecords(kafka, topics.dlq, (r) => r.key === jobId);
+        assert.deepEqual(JSON.parse(dead.value!), job);
+        assert.equal(dead.headers.error_class, "permanent");
+        assert.equal(dead.headers.error_code, "BG_ERR_INVALID_ARGUMENT");
+        assert.match(
+          dead.headers.error_message,
+          /options\.species: escherichia_coli is not a PointFinder species of this database \(it has none\)/,
+        );
+        const rs = await results(kafka, topics, jobId);
+        assert.deepEqual(rs.map((r) => r.status), ["failed"]);
+        await assert.rejects(Deno.stat(`${ws.dir}/out/${jobId}/results.json`), Deno.errors.NotFound);
+      });
+    }),
+});
+
+Deno.test({
   name: "dlq list shows a dead-lettered job with its headers and dlq replay re-runs it once fixed",
   ignore,
   fn: () =>

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Database, type EngineResult, Run, type RunOptions } from "../ffi/mod.ts";
+import { Database, type EngineResult, InputError, Run, type RunOptions } from "../ffi/mod.ts";
 import * as sim from "./sim.ts";
 
 const FLANK = 300;
@@ -136,4 +136,34 @@ Deno.test("every species in the database: homologues (ompC on ompK36, acrB on Sa
 
 Deno.test("minPointIdentity outside 0-100 is refused with the option's name", async () => {
   await assert.rejects(() => analyze({ minPointIdentity: 101 }), /min_point_identity/);
+});
+
+Deno.test("a run may choose its species: only their sites and calls, and results name them", async () => {
+  const all = await analyze();
+  assert.deepEqual(all.options.species, (await allSpecies()).info().species);
+  assert.equal(all.options.species.length, 11);
+  const kp = await analyze({ species: ["klebsiella"] });
+  assert.deepEqual(kp.options.species, ["klebsiella"]);
+  assert.deepEqual(kp.mutations, []);
+  assert.ok(
+    kp.sites.length > 0 && kp.sites.every((s) => s.species === "klebsiella"),
+    JSON.stringify(kp.sites),
+  );
+  const kp83 = kp.sites.find((s) => s.gene === "gyrA" && s.position === 83);
+  // E. coli is not chosen: its reads identical to both gyrA genes now count for K. pneumoniae (1 here)
+  assert.equal(kp83?.status, "wild_type", JSON.stringify(kp83));
+  const ec = await analyze({ species: ["escherichia_coli"] });
+  assert.deepEqual(ec.options.species, ["escherichia_coli"]);
+  assert.deepEqual(ec.mutations.map(label), ["escherichia_coli gyrA S83L"]);
+  assert.ok(ec.sites.every((s) => s.species === "escherichia_coli"));
+  assert.deepEqual(ec.genes, all.genes, "species choose PointFinder calls only");
+});
+
+Deno.test("a species the database lacks fails the run with INVALID_ARGUMENT naming it and the ones it has", async () => {
+  await assert.rejects(() => analyze({ species: ["escherichia_coli", "klebsiela"] }), (e) => {
+    assert.ok(e instanceof InputError && e.code === "BG_ERR_INVALID_ARGUMENT", String(e));
+    assert.match(e.message, /options\.species: klebsiela is not a PointFinder species of this database/);
+    assert.match(e.message, /it has campylobacter, .*klebsiella/);
+    return true;
+  });
 });

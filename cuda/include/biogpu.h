@@ -117,6 +117,9 @@ BG_API const char *bg_db_errmsg(const bg_db_t *db);
 /* Run                                                                        */
 /* ------------------------------------------------------------------------- */
 
+/** Size of bg_run_options_t.species, its terminating NUL included. */
+#define BG_SPECIES_LIST_MAX 512
+
 /** Options of one analysis. Caller-allocated; `size` must be sizeof(bg_run_options_t). */
 typedef struct bg_run_options_t {
   uint32_t size;           /* sizeof(bg_run_options_t), set by bg_run_options_init */
@@ -131,6 +134,9 @@ typedef struct bg_run_options_t {
   int32_t batch_pairs;     /* read pairs per batch; default 4096 */
   double min_point_identity; /* PointFinder: a mate is evidence at a catalogued gene's sites only when its
                                 alignment to the gene agrees at this percent of its columns; default 95 */
+  char species[BG_SPECIES_LIST_MAX]; /* PointFinder species to call, comma-separated, NUL-terminated; "" (default):
+                                every species in the database. A name the database lacks fails the run
+                                (BG_ERR_INVALID_ARGUMENT). */
 } bg_run_options_t;
 
 /** Fills defaults (field-standard thresholds). Thread-safe. */

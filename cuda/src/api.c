@@ -82,6 +82,8 @@ BG_API bg_status_t bg_run_options_check(const bg_run_options_t *o, char *msg, si
   if (o->min_alt_reads < 0) return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.min_alt_reads: expected >= 0, found %d", o->min_alt_reads);
   if (!(o->min_point_identity >= 0 && o->min_point_identity <= 100))
     return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.min_point_identity: expected a percentage 0-100, found %g", o->min_point_identity);
+  if (!memchr(o->species, 0, sizeof o->species))
+    return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.species: not NUL-terminated within %d bytes", BG_SPECIES_LIST_MAX);
   if (o->batch_pairs < 64 || o->batch_pairs > (1 << 22))
     return bg_fail(msg, n, BG_ERR_INVALID_ARGUMENT, "options.batch_pairs: expected 64 to 4194304, found %d", o->batch_pairs);
   return BG_OK;

@@ -114,23 +114,69 @@ static int unit_close(const bg_worker_t *w, int n1, int n2, uint32_t t, double m
   return 0;
 }
 
-/* Species of each PointFinder target as a small number (the order species first appear in the database). */
-static uint32_t *species_ids(const bg_db_t *db, uint32_t *n_species) {
-  uint32_t *sp = calloc(db->n_targets ? db->n_targets : 1, sizeof *sp);
-  uint32_t *first = calloc(db->n_targets ? db->n_targets : 1, sizeof *first); /* a target of each species */
-  uint32_t n = 0;
-  if (sp && first)
-    for (uint32_t t = 0; t < db->n_targets; t++) {
-      if (db->targets[t].kind != BG_KIND_POINTFINDER) continue;
-      const char *name = bg_str(db, db->targets[t].species);
-      uint32_t i = 0;
-      while (i < n && strcmp(bg_str(db, db->targets[first[i]].species), name) != 0) i++;
-      if (i == n) first[n++] = t;
-      sp[t] = i;
+/* The database's PointFinder species, numbered in the order they first appear: each target's number in
+ * sp (ResFinder targets: 0, unused) and a target of each species in first. Both NULL when out of memory. */
+typedef struct species_t { uint32_t *sp, *first, n; } species_t;
+
+static species_t species_of(const bg_db_t *db) {
+  species_t s = {calloc(db->n_targets ? db->n_targets : 1, sizeof *s.sp), calloc(db->n_targets ? db->n_targets : 1, sizeof *s.first), 0};
+  if (!s.sp || !s.first) { free(s.sp); free(s.first); return (species_t){NULL, NULL, 0}; }
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    if (db->targets[t].kind != BG_KIND_POINTFINDER) continue;
+    const char *name = bg_str(db, db->targets[t].species);
+    uint32_t i = 0;
+    while (i < s.n && strcmp(bg_str(db, db->targets[s.first[i]].species), name) != 0) i++;
+    if (i == s.n) s.first[s.n++] = t;
+    s.sp[t] = i;
+  }
+  return s;
+}
+
+/* Marks in sel (s->n entries) the species named in list (comma-separated; "" or only commas: all). */
+static bg_status_t select_species(const bg_db_t *db, const species_t *s, const char *list, uint8_t *sel, char *err, size_t n) {
+  int any = 0;
+  memset(sel, 0, s->n ? s->n : 1);
+  for (const char *p = list; *p;) {
+    while (*p == ',' || *p == ' ') p++;
+    size_t len = strcspn(p, ",");
+    while (len && p[len - 1] == ' ') len--;
+    if (!len) { p += strcspn(p, ","); continue; }
+    uint32_t i = 0;
+    while (i < s->n && !(strlen(bg_str(db, db->targets[s->first[i]].species)) == len &&
+                         memcmp(bg_str(db, db->targets[s->first[i]].species), p, len) == 0)) i++;
+    if (i == s->n) {
+      char have[400] = "";
+      size_t h = 0;
+      for (uint32_t k = 0; k < s->n && h < sizeof have; k++)
+        h += (size_t)snprintf(have + h, sizeof have - h, "%s%s", k ? ", " : "", bg_str(db, db->targets[s->first[k]].species));
+      return bg_fail(err, n, BG_ERR_INVALID_ARGUMENT, "options.species: %.*s is not a PointFinder species of this database (%s%s)",
+                     (int)(len > 100 ? 100 : len), p, s->n ? "it has " : "it has none", have);
     }
-  free(first);
-  *n_species = n;
-  return sp;
+    sel[i] = 1;
+    any = 1;
+    p += strcspn(p, ",");
+  }
+  if (!any) memset(sel, 1, s->n ? s->n : 1);
+  return BG_OK;
+}
+
+bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, char *err, size_t n) {
+  species_t s = species_of(db);
+  uint8_t *sel = malloc(s.n ? s.n : 1);
+  if (!s.sp || !sel) { free(s.sp); free(s.first); free(sel); return bg_fail(err, n, BG_ERR_HOST_OOM, "Out of memory choosing species"); }
+  bg_status_t st = select_species(db, &s, list, sel, err, n);
+  if (st == BG_OK && json) {
+    bg_buf_puts(json, "[");
+    for (uint32_t i = 0, first = 1; i < s.n; i++)
+      if (sel[i]) {
+        if (!first) bg_buf_puts(json, ",");
+        first = 0;
+        bg_buf_json_str(json, bg_str(db, db->targets[s.first[i]].species));
+      }
+    bg_buf_puts(json, "]");
+  }
+  free(s.sp); free(s.first); free(sel);
+  return st;
 }
 
 /*
@@ -144,13 +190,17 @@ static uint32_t *species_ids(const bg_db_t *db, uint32_t *n_species) {
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit) {
   const bg_db_t *db = r->db;
   const double min_id = r->opts.min_point_identity;
-  uint32_t max_sites = 0, n_species = 0;
+  uint32_t max_sites = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) if (db->targets[t].n_sites > max_sites) max_sites = db->targets[t].n_sites;
   site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
-  uint32_t *sp = species_ids(db, &n_species);
-  uint64_t *weight = calloc(n_species ? n_species : 1, sizeof *weight);
+  species_t sp = species_of(db);
+  uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
+  uint8_t *sel = malloc(sp.n ? sp.n : 1);
+  uint32_t *set = NULL; /* a unit's targets of the chosen species */
+  size_t set_cap = 0;
   bg_status_t st = BG_OK;
-  if (!sr || !sp || !weight) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  if (!sr || !sp.sp || !weight || !sel) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  if ((st = select_species(db, &sp, r->opts.species, sel, r->err, sizeof r->err)) != BG_OK) goto out;
   for (int pass = 0; pass < 2; pass++) /* 0: each species' own fragments; 1: the sites */
     for (int wi = 0; wi < nw; wi++) {
       bg_worker_t *w = &ws[wi];
@@ -158,24 +208,34 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
         const bg_unit_t *u = &w->units[ui];
         if (u->kind != BG_KIND_POINTFINDER) continue;
         if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
-        const uint32_t *set = w->sets + u->set_off;
+        if (u->set_n > set_cap) {
+          uint32_t *g = realloc(set, u->set_n * sizeof *set);
+          if (!g) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+          set = g; set_cap = u->set_n;
+        }
+        uint32_t n = 0;
         int mixed = 0;
-        for (uint32_t k = 1; k < u->set_n; k++) mixed |= sp[set[k]] != sp[set[0]];
-        if (pass == 0 && mixed) continue;
+        for (uint32_t k = 0; k < u->set_n; k++) {
+          uint32_t t = w->sets[u->set_off + k];
+          if (!sel[sp.sp[t]]) continue;
+          if (n) mixed |= sp.sp[t] != sp.sp[set[0]];
+          set[n++] = t;
+        }
+        if (!n || (pass == 0 && mixed)) continue;
         int n1, n2;
         const uint8_t *s1 = bg_worker_unit_bases(w, u);
         if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
         if (pass == 0) {
-          for (uint32_t k = 0; k < u->set_n; k++)
-            if (unit_close(w, n1, n2, set[k], min_id)) { weight[sp[set[0]]]++; break; }
+          for (uint32_t k = 0; k < n; k++)
+            if (unit_close(w, n1, n2, set[k], min_id)) { weight[sp.sp[set[0]]]++; break; }
           continue;
         }
         uint64_t best = 0;
-        if (mixed) for (uint32_t k = 0; k < u->set_n; k++) if (weight[sp[set[k]]] > best) best = weight[sp[set[k]]];
+        if (mixed) for (uint32_t k = 0; k < n; k++) if (weight[sp.sp[set[k]]] > best) best = weight[sp.sp[set[k]]];
         const uint8_t *s2 = s1 + u->len1;
-        for (uint32_t k = 0; k < u->set_n; k++) {
+        for (uint32_t k = 0; k < n; k++) {
           uint32_t t = set[k];
-          if (mixed && weight[sp[t]] != best) continue; /* another species has more fragments of its own */
+          if (mixed && weight[sp.sp[t]] != best) continue; /* another species has more fragments of its own */
           const bg_target_t *tg = &db->targets[t];
           if (!unit_close(w, n1, n2, t, min_id)) continue;
           target_hit[t] = 1;
@@ -199,6 +259,6 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       }
     }
 out:
-  free(sr); free(sp); free(weight);
+  free(sr); free(sp.sp); free(sp.first); free(weight); free(sel); free(set);
   return st;
 }

@@ -195,6 +195,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   bg_status_t s = bg_run_options_check(opts, r->err, sizeof r->err);
   if (s == BG_OK && (!r1 || !*r1 || !r2 || !*r2)) s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "Both R1 and R2 paths are required");
   if (s == BG_OK && (!r->db || !r->db->n_targets)) s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "The database is empty: build or load it first");
+  if (s == BG_OK) s = bg_species_select(r->db, opts->species, NULL, r->err, sizeof r->err);
   if (s != BG_OK) { atomic_store(&r->busy, 0); return finish(r, s); }
   r->opts = *opts;
   double t0 = bg_now();

@@ -113,6 +113,9 @@ typedef struct bg_site_obs_t {
 
 /** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. */
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit);
+/** Checks a comma-separated PointFinder species list against the database ("" = all); with json, appends
+ *  the chosen species as a JSON array. BG_ERR_INVALID_ARGUMENT naming a species the database lacks. */
+bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, char *err, size_t n);
 /** One equivalence class of fragments for the EM: the targets they all align to, and how many fragments. */
 typedef struct bg_em_class_t { const uint32_t *set; uint32_t n; double count; } bg_em_class_t;
 /** EM over the classes: theta[t] (n_targets entries) receives target t's share of all fragments, by

@@ -320,6 +320,25 @@ int main(void) {
   char msg[256];
   o.min_identity = 120;
   CHECK(bg_run_options_check(&o, msg, sizeof msg) == BG_ERR_INVALID_ARGUMENT && strstr(msg, "min_identity"), "bad option named: %s", msg);
+  bg_run_options_init(&o);
+  CHECK(o.min_point_identity == 95 && o.species[0] == 0, "PointFinder defaults: 95 %% per read, every species");
+  o.min_point_identity = 100.5;
+  CHECK(bg_run_options_check(&o, msg, sizeof msg) == BG_ERR_INVALID_ARGUMENT && strstr(msg, "min_point_identity"), "bad option named: %s", msg);
+  bg_run_options_init(&o);
+  memset(o.species, 'x', sizeof o.species);
+  CHECK(bg_run_options_check(&o, msg, sizeof msg) == BG_ERR_INVALID_ARGUMENT && strstr(msg, "species") && strstr(msg, "NUL"), "unterminated species list: %s", msg);
+  /* species lists against the database (one species, "ecoli") */
+  const char *lists[] = {"", ",,", " ecoli ,", "ecoli,ecoli"};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+    bg_buf_t jb = {0};
+    s = bg_species_select(db, lists[i], &jb, msg, sizeof msg);
+    CHECK(s == BG_OK && jb.p && strcmp(jb.p, "[\"ecoli\"]") == 0, "species list '%s' chooses ecoli: %s", lists[i], s == BG_OK ? jb.p : msg);
+    bg_buf_free(&jb);
+  }
+  s = bg_species_select(db, "ecoli,salmonella", NULL, msg, sizeof msg);
+  CHECK(s == BG_ERR_INVALID_ARGUMENT && strstr(msg, "options.species: salmonella is not a PointFinder species of this database (it has ecoli)"), "unknown species named: %s", msg);
+  s = bg_species_select(db, "ecol", NULL, msg, sizeof msg);
+  CHECK(s == BG_ERR_INVALID_ARGUMENT && strstr(msg, "ecol is not"), "a prefix is not a species: %s", msg);
 
   bg_db_free(db);
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -51,6 +51,11 @@ export const ANALYZE_FLAGS = {
     placeholder: "N",
     help: "Mutation minimum alt reads (default 2)",
   },
+  species: {
+    type: "list",
+    placeholder: "A,B",
+    help: "PointFinder species to call (default: every species in the database)",
+  },
   "min-point-identity": {
     type: "number",
     min: 0,
@@ -97,6 +102,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<number> {
       minAlleleFreq: flags["min-allele-freq"],
       minAltReads: flags["min-alt-reads"],
       minPointIdentity: flags["min-point-identity"],
+      species: flags.species,
       batchPairs: flags["batch-pairs"],
     };
     Deno.addSignalListener("SIGINT", onSigint);

@@ -24,6 +24,7 @@ function sample(): SampleResult {
       min_allele_freq: 0.05,
       min_alt_reads: 2,
       min_point_identity: 95,
+      species: ["escherichia_coli"],
     },
     genes: [{
       allele: "blaTEM-1B_1_AY458016",

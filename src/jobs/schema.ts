@@ -16,7 +16,7 @@ import { z } from "zod";
 const nonEmpty = (what: string) =>
   z.string({ required_error: `${what} is required` }).trim().min(1, `${what} is empty`);
 
-/** Schema of a job: the seed's required fields plus optional ownership, priority and metadata. */
+/** Schema of a job: the seed's required fields plus optional ownership, priority, metadata and species. */
 export const JobSchema = z.object({
   job_id: nonEmpty("job_id").max(200).regex(
     /^[A-Za-z0-9._:@-]+$/,
@@ -30,6 +30,10 @@ export const JobSchema = z.object({
   tenant: z.string().min(1).optional(),
   priority: z.number().int().optional(),
   metadata: z.record(z.unknown()).optional(),
+  /** PointFinder species to call (the database's names, e.g. `escherichia_coli`); absent: all of them. */
+  species: z.array(
+    z.string().regex(/^[A-Za-z0-9_.-]+$/, "species names hold only A-Z a-z 0-9 _ . -"),
+  ).min(1, "species is empty (leave it out to call every species)").max(32).optional(),
 }).passthrough();
 
 /** A validated job. */

@@ -44,3 +44,18 @@ Deno.test("job_id with path characters is refused", () => {
   assert.ok(!r.ok);
   assert.match(r.error, /job_id: job_id may hold only/);
 });
+
+Deno.test("species is an optional non-empty list of names; a bad entry is named by its index", () => {
+  const r = parseJob(JSON.stringify({ ...valid, species: ["escherichia_coli", "klebsiella"] }));
+  assert.ok(r.ok);
+  assert.deepEqual(r.job.species, ["escherichia_coli", "klebsiella"]);
+  const empty = parseJob(JSON.stringify({ ...valid, species: [] }));
+  assert.ok(!empty.ok);
+  assert.match(empty.error, /species: species is empty/);
+  const bad = parseJob(JSON.stringify({ ...valid, species: ["escherichia_coli", "e coli"] }));
+  assert.ok(!bad.ok);
+  assert.match(bad.error, /species\.1: species names hold only/);
+  const notList = parseJob(JSON.stringify({ ...valid, species: "escherichia_coli" }));
+  assert.ok(!notList.ok);
+  assert.match(notList.error, /species: Expected array, received string/);
+});

@@ -237,7 +237,12 @@ export class JobWorker {
       r2: job.path_to_r2,
       outDir: job.output_path,
       sampleId: job.sample_id,
-      options: { backend: this.#o.backend, threads: this.#o.threads, deviceId: this.#o.deviceId },
+      options: {
+        backend: this.#o.backend,
+        threads: this.#o.threads,
+        deviceId: this.#o.deviceId,
+        species: job.species,
+      },
       onProgress,
       progressIntervalMs: this.#o.progressIntervalMs ?? 250,
       signal,
