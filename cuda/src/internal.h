@@ -202,6 +202,7 @@ typedef struct bg_mapper_t {
   const uint8_t *rc_of; uint32_t rc_len; /* which read m->rc holds */
   bg_seedset_t cache[2]; int cache_next;
   uint64_t *cand_bits;   /* one bit per (target, strand), zero between reads */
+  const uint8_t *skip;   /* per target, 1: left out of this run (a PointFinder species not chosen); NULL: none */
 } bg_mapper_t;
 
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);

@@ -236,6 +236,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   size_t step = 1;
   while (step < ns && total_occ / step > MAX_VOTES && ns / (step + 1) >= MIN_SEEDS) step++;
   size_t nk = 0;
+  const uint8_t *skip = kind == BG_KIND_RESFINDER ? NULL : m->skip;
   for (size_t si = 0; si < ns; si += step) {
     const bg_seed_t *sd = &m->seeds[si];
     if (si + 2 * step < ns) { /* the head of a later seed's occurrences, so its first lines are not waited for */
@@ -245,6 +246,7 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     if (bg_grow((void **)&m->keys, &m->cap_keys, nk + sd->count, sizeof(uint64_t)) != 0) return -1;
     for (uint32_t k = 0; k < sd->count; k++) {
       bg_occ_t o = db->occs[sd->start + k];
+      if (skip && skip[o.target]) continue;
       uint32_t opos = o.pos & 0x7fffffffu, orev = o.pos >> 31;
       uint32_t strand = sd->read_rev ^ orev;
       int64_t diag = strand ? (int64_t)opos - (int64_t)(len - sd->rp - BG_K) : (int64_t)opos - sd->rp;

@@ -160,11 +160,13 @@ static bg_status_t select_species(const bg_db_t *db, const species_t *s, const c
   return BG_OK;
 }
 
-bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, char *err, size_t n) {
+bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, uint8_t **skip, char *err, size_t n) {
   species_t s = species_of(db);
   uint8_t *sel = malloc(s.n ? s.n : 1);
   if (!s.sp || !sel) { free(s.sp); free(s.first); free(sel); return bg_fail(err, n, BG_ERR_HOST_OOM, "Out of memory choosing species"); }
   bg_status_t st = select_species(db, &s, list, sel, err, n);
+  int all = 1;
+  for (uint32_t i = 0; i < s.n; i++) all &= sel[i];
   if (st == BG_OK && json) {
     bg_buf_puts(json, "[");
     for (uint32_t i = 0, first = 1; i < s.n; i++)
@@ -174,6 +176,12 @@ bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *jso
         bg_buf_json_str(json, bg_str(db, db->targets[s.first[i]].species));
       }
     bg_buf_puts(json, "]");
+  }
+  if (st == BG_OK && skip) {
+    *skip = NULL;
+    if (!all && !(*skip = calloc(db->n_targets, 1))) st = bg_fail(err, n, BG_ERR_HOST_OOM, "Out of memory choosing species");
+    else if (!all)
+      for (uint32_t t = 0; t < db->n_targets; t++) (*skip)[t] = db->targets[t].kind == BG_KIND_POINTFINDER && !sel[s.sp[t]];
   }
   free(s.sp); free(s.first); free(sel);
   return st;
@@ -195,12 +203,8 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
   site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
   species_t sp = species_of(db);
   uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
-  uint8_t *sel = malloc(sp.n ? sp.n : 1);
-  uint32_t *set = NULL; /* a unit's targets of the chosen species */
-  size_t set_cap = 0;
   bg_status_t st = BG_OK;
-  if (!sr || !sp.sp || !weight || !sel) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
-  if ((st = select_species(db, &sp, r->opts.species, sel, r->err, sizeof r->err)) != BG_OK) goto out;
+  if (!sr || !sp.sp || !weight) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
   for (int pass = 0; pass < 2; pass++) /* 0: each species' own fragments; 1: the sites */
     for (int wi = 0; wi < nw; wi++) {
       bg_worker_t *w = &ws[wi];
@@ -208,20 +212,10 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
         const bg_unit_t *u = &w->units[ui];
         if (u->kind != BG_KIND_POINTFINDER) continue;
         if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
-        if (u->set_n > set_cap) {
-          uint32_t *g = realloc(set, u->set_n * sizeof *set);
-          if (!g) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
-          set = g; set_cap = u->set_n;
-        }
-        uint32_t n = 0;
+        const uint32_t *set = w->sets + u->set_off, n = u->set_n;
         int mixed = 0;
-        for (uint32_t k = 0; k < u->set_n; k++) {
-          uint32_t t = w->sets[u->set_off + k];
-          if (!sel[sp.sp[t]]) continue;
-          if (n) mixed |= sp.sp[t] != sp.sp[set[0]];
-          set[n++] = t;
-        }
-        if (!n || (pass == 0 && mixed)) continue;
+        for (uint32_t k = 1; k < n; k++) mixed |= sp.sp[set[k]] != sp.sp[set[0]];
+        if (pass == 0 && mixed) continue;
         int n1, n2;
         const uint8_t *s1 = bg_worker_unit_bases(w, u);
         if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
@@ -259,6 +253,6 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       }
     }
 out:
-  free(sr); free(sp.sp); free(sp.first); free(weight); free(sel); free(set);
+  free(sr); free(sp.sp); free(sp.first); free(weight);
   return st;
 }

@@ -79,7 +79,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   bg_buf_printf(&b, ",\"min_alt_reads\":%d,\"min_point_identity\":", o->min_alt_reads);
   bg_buf_json_num(&b, o->min_point_identity);
   bg_buf_puts(&b, ",\"species\":");
-  bg_status_t sst = bg_species_select(db, o->species, &b, r->err, sizeof r->err);
+  bg_status_t sst = bg_species_select(db, o->species, &b, NULL, r->err, sizeof r->err);
   if (sst != BG_OK) { bg_buf_free(&b); free(calls); return sst; } /* no class collected yet */
   bg_buf_puts(&b, "},\"genes\":[");
   for (size_t i = 0; i < nc; i++) {

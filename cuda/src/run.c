@@ -195,7 +195,9 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   bg_status_t s = bg_run_options_check(opts, r->err, sizeof r->err);
   if (s == BG_OK && (!r1 || !*r1 || !r2 || !*r2)) s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "Both R1 and R2 paths are required");
   if (s == BG_OK && (!r->db || !r->db->n_targets)) s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "The database is empty: build or load it first");
-  if (s == BG_OK) s = bg_species_select(r->db, opts->species, NULL, r->err, sizeof r->err);
+  free(r->skip);
+  r->skip = NULL;
+  if (s == BG_OK) s = bg_species_select(r->db, opts->species, NULL, &r->skip, r->err, sizeof r->err);
   if (s != BG_OK) { atomic_store(&r->busy, 0); return finish(r, s); }
   r->opts = *opts;
   double t0 = bg_now();
@@ -253,6 +255,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   int started = 0;
   for (int i = 0; i < nw; i++) {
     bg_worker_init(&p.workers[i], r->db);
+    p.workers[i].m.skip = r->skip;
     args[i] = (warg_t){&p, i};
     if (pthread_create(&tids[i], NULL, worker_main, &args[i]) == 0) started++;
     else { pipe_fail(&p, BG_ERR_INTERNAL, "Cannot start a worker thread"); break; }
@@ -317,6 +320,7 @@ BG_API bg_run_t *bg_run_new(const bg_db_t *db) {
 BG_API void bg_run_free(bg_run_t *r) {
   if (!r) return;
   free(r->result);
+  free(r->skip);
   free(r);
 }
 

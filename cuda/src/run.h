@@ -66,6 +66,7 @@ struct bg_run_t {
   int threads;
   uint64_t read_pairs, bases;
   char *result; size_t result_len;
+  uint8_t *skip;         /* per target, 1: a PointFinder species the run did not choose; NULL: all chosen */
 };
 
 static inline double bg_run_get_fraction(const bg_run_t *r) {
@@ -113,9 +114,11 @@ typedef struct bg_site_obs_t {
 
 /** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. */
 bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit);
-/** Checks a comma-separated PointFinder species list against the database ("" = all); with json, appends
- *  the chosen species as a JSON array. BG_ERR_INVALID_ARGUMENT naming a species the database lacks. */
-bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, char *err, size_t n);
+/** Checks a comma-separated PointFinder species list against the database ("" = all). With json, appends
+ *  the chosen species as a JSON array; with skip, sets *skip to a per-target array marking the PointFinder
+ *  targets of the species not chosen (NULL when every species is). BG_ERR_INVALID_ARGUMENT naming a species
+ *  the database lacks. */
+bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *json, uint8_t **skip, char *err, size_t n);
 /** One equivalence class of fragments for the EM: the targets they all align to, and how many fragments. */
 typedef struct bg_em_class_t { const uint32_t *set; uint32_t n; double count; } bg_em_class_t;
 /** EM over the classes: theta[t] (n_targets entries) receives target t's share of all fragments, by

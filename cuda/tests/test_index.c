@@ -331,13 +331,13 @@ int main(void) {
   const char *lists[] = {"", ",,", " ecoli ,", "ecoli,ecoli"};
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
     bg_buf_t jb = {0};
-    s = bg_species_select(db, lists[i], &jb, msg, sizeof msg);
+    s = bg_species_select(db, lists[i], &jb, NULL, msg, sizeof msg);
     CHECK(s == BG_OK && jb.p && strcmp(jb.p, "[\"ecoli\"]") == 0, "species list '%s' chooses ecoli: %s", lists[i], s == BG_OK ? jb.p : msg);
     bg_buf_free(&jb);
   }
-  s = bg_species_select(db, "ecoli,salmonella", NULL, msg, sizeof msg);
+  s = bg_species_select(db, "ecoli,salmonella", NULL, NULL, msg, sizeof msg);
   CHECK(s == BG_ERR_INVALID_ARGUMENT && strstr(msg, "options.species: salmonella is not a PointFinder species of this database (it has ecoli)"), "unknown species named: %s", msg);
-  s = bg_species_select(db, "ecol", NULL, msg, sizeof msg);
+  s = bg_species_select(db, "ecol", NULL, NULL, msg, sizeof msg);
   CHECK(s == BG_ERR_INVALID_ARGUMENT && strstr(msg, "ecol is not"), "a prefix is not a species: %s", msg);
 
   bg_db_free(db);
