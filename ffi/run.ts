@@ -83,6 +83,8 @@ export interface GeneCall {
 export interface MutationCall {
   species: string;
   gene: string;
+  /** The PointFinder reference sequence's name, e.g. `gyrA_1_CP073768.1` (its accession tells species apart). */
+  reference: string;
   mutation: string;
   type: "AA" | "NUC" | "INS";
   position: number;

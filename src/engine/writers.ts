@@ -192,10 +192,11 @@ export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta =
     rows.push({
       ...common,
       gene_symbol: m.gene,
-      gene_name: m.gene,
+      // the reference's name and accession: the same gene of two species (gyrA) stays two genes
+      gene_name: m.reference,
       reference_database_name: "pointfinder",
       reference_database_version: meta.pointfinderVersion ?? "",
-      reference_accession: m.gene,
+      reference_accession: /^.+?_\d+_(.+)$/.exec(m.reference)?.[1] ?? m.reference,
       genetic_variation_type: aa ? "protein_variant_detected" : "nucleotide_variant_detected",
       antimicrobial_agent: m.phenotype,
       coverage_depth: m.depth,

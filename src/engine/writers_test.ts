@@ -44,6 +44,7 @@ function sample(): SampleResult {
       {
         species: "escherichia_coli",
         gene: "gyrA",
+        reference: "gyrA_1_CP073768.1",
         mutation: "S83L",
         type: "AA",
         position: 83,
@@ -61,6 +62,7 @@ function sample(): SampleResult {
       {
         species: "escherichia_coli",
         gene: "23S",
+        reference: "23S_1_CP053604.1",
         mutation: "n.2058A>G",
         type: "NUC",
         position: 2058,
@@ -148,6 +150,11 @@ Deno.test("hamronization.tsv has the 36 hAMRonization columns and one row per ge
   assert.equal(rows[1].nucleotide_mutation, "");
   assert.equal(rows[1].reference_database_name, "pointfinder");
   assert.equal(rows[1].reference_database_version, "3.0.0");
+  assert.deepEqual([rows[1].gene_symbol, rows[1].gene_name, rows[1].reference_accession], [
+    "gyrA",
+    "gyrA_1_CP073768.1",
+    "CP073768.1",
+  ]);
   assert.equal(rows[2].genetic_variation_type, "nucleotide_variant_detected");
   assert.equal(rows[2].nucleotide_mutation, "n.2058A>G");
   assert.equal(rows[2].amino_acid_mutation, "");
