@@ -205,7 +205,15 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
   uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
   bg_status_t st = BG_OK;
   if (!sr || !sp.sp || !weight) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
-  for (int pass = 0; pass < 2; pass++) /* 0: each species' own fragments; 1: the sites */
+  /* the species' own fragments are counted (pass 0) only when some fragment has targets of several species */
+  int any_mixed = 0;
+  for (int wi = 0; wi < nw && !any_mixed; wi++)
+    for (size_t ui = 0; ui < ws[wi].n_units && !any_mixed; ui++) {
+      const bg_unit_t *u = &ws[wi].units[ui];
+      for (uint32_t k = 1; u->kind == BG_KIND_POINTFINDER && k < u->set_n; k++)
+        any_mixed |= sp.sp[ws[wi].sets[u->set_off + k]] != sp.sp[ws[wi].sets[u->set_off]];
+    }
+  for (int pass = any_mixed ? 0 : 1; pass < 2; pass++) /* 0: each species' own fragments; 1: the sites */
     for (int wi = 0; wi < nw; wi++) {
       bg_worker_t *w = &ws[wi];
       for (size_t ui = 0; ui < w->n_units; ui++) {
