@@ -57,7 +57,7 @@
 #define BG_READER_MAX_LINE ((size_t)64 << 20)   /* longest accepted FASTQ line */
 #endif
 #ifndef BG_READER_SLOTS
-#define BG_READER_SLOTS 4                        /* blocks in each ring */
+#define BG_READER_SLOTS 16                       /* blocks in each ring: slack between R1, R2 and the parser */
 #endif
 #define BG_READER_MSG 512
 /* Bases per batch are capped so offsets (uint32_t) cannot overflow. */
@@ -917,6 +917,18 @@ static inline int src_line(bg_source_t *s, const char **line, size_t *len, char 
   return 1;
 }
 
+/* The next line when it is exactly `n` bytes and then '\n' inside the current block (a record's quality
+ * line, whose length the sequence gave): no search for the '\n'. 1: taken; 0: not so (nothing consumed).
+ * The caller validates the bytes and, when they fail, takes the line back with src_unline. */
+static inline int src_line_sized(bg_source_t *s, size_t n, const char **line) {
+  if (s->pos >= s->cur_len || s->cur_len - s->pos <= n || s->cur[s->pos + n] != '\n') return 0;
+  *line = s->cur + s->pos;
+  s->pos += n + 1;
+  s->line++;
+  return 1;
+}
+static inline void src_unline(bg_source_t *s, size_t n) { s->pos -= n + 1; s->line--; }
+
 /* ------------------------------------------------------------------------- */
 /* Batches                                                                    */
 /* ------------------------------------------------------------------------- */
@@ -1043,13 +1055,21 @@ static int read_record(bg_source_t *s, char **seq, size_t *cap, size_t at, size_
   *seq_len = n;
 
   /* Separator: '+' alone or followed by anything (usually the name again). */
-  k = src_line(s, &l, &n, err, err_len, st);
-  if (k < 0) return -1;
-  if (k == 0) FASTQ_FAIL("truncated record: file ends after the sequence line");
-  if (n == 0 || l[0] != '+')
-    FASTQ_FAIL("expected a '+' separator line but found %s", n == 0 ? "an empty line" : "another line");
+  int plus = src_line_sized(s, 1, &l); /* "+\n", the usual form, without a search */
+  if (plus && l[0] != '+') { src_unline(s, 1); plus = 0; }
+  if (!plus) {
+    k = src_line(s, &l, &n, err, err_len, st);
+    if (k < 0) return -1;
+    if (k == 0) FASTQ_FAIL("truncated record: file ends after the sequence line");
+    if (n == 0 || l[0] != '+')
+      FASTQ_FAIL("expected a '+' separator line but found %s", n == 0 ? "an empty line" : "another line");
+  }
 
-  /* Quality. */
+  /* Quality: most often exactly as long as the sequence, then '\n'. */
+  if (src_line_sized(s, *seq_len, &l)) {
+    if (quality_ok(l, *seq_len)) return 1;
+    src_unline(s, *seq_len); /* not a valid quality of that length: the general path says what is wrong */
+  }
   k = src_line(s, &l, &n, err, err_len, st);
   if (k < 0) return -1;
   if (k == 0) FASTQ_FAIL("truncated record: file ends after the '+' line");

@@ -645,6 +645,28 @@ static void test_structural_errors_are_malformed(void) {
   buf_free(&a), buf_free(&b), buf_free(&c), buf_free(&d), buf_free(&e);
 }
 
+/* The usual '+' and quality lines are taken without a search for their '\n' (the quality's length is the
+ * sequence's); lines that only look so at their expected end are still reported as the general path does. */
+static void test_lines_taken_by_length_are_still_checked(void) {
+  buf_t a = {0};
+  buf_put(&a, "@m1\nA\nX\nI\n", 10); /* a two-byte line where "+\n" goes */
+  const char *p = write_file("fast_plus_R1.fq", a.p, a.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 3", "expected a '+' separator line but found another line", p, NULL);
+  buf_t b = {0};
+  buf_put(&b, "@m1\nACGT\n+\nII\nI\n", 16); /* a '\n' four bytes on, but the quality line ends after two */
+  p = write_file("fast_qual_R1.fq", b.p, b.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 4: sequence has 4 bases but quality has 2", p, NULL);
+  buf_t c = {0};
+  buf_put(&c, "@m1\nACGT\n+\nIII\r\n", 16); /* CR counted out of the quality, as everywhere */
+  p = write_file("fast_cr_R1.fq", c.p, c.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 4: sequence has 4 bases but quality has 3", p, NULL);
+  buf_t d = {0};
+  buf_put(&d, "@m1\nACGT\n+\n\nIII\n", 16); /* an empty quality line */
+  p = write_file("fast_empty_R1.fq", d.p, d.n);
+  expect_error(p, g_ok2, BG_ERR_MALFORMED_FASTQ, "at line 4: sequence has 4 bases but quality has 0", p, NULL);
+  buf_free(&a), buf_free(&b), buf_free(&c), buf_free(&d);
+}
+
 static void test_binary_garbage_is_malformed(void) {
   uint8_t junk[70000];
   g_rng = 99;
@@ -906,6 +928,7 @@ int main(int argc, char **argv) {
   RUN(test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip);
   RUN(test_sequence_quality_length_mismatch_is_malformed_with_line);
   RUN(test_structural_errors_are_malformed);
+  RUN(test_lines_taken_by_length_are_still_checked);
   RUN(test_binary_garbage_is_malformed);
   RUN(test_record_count_mismatch_is_pair_mismatch);
   RUN(test_read_name_mismatch_is_pair_mismatch);
