@@ -48,7 +48,7 @@
 
 /* Tunables; the fuzz build shrinks them to exercise block boundaries. */
 #ifndef BG_READER_BLOCK_SIZE
-#define BG_READER_BLOCK_SIZE ((size_t)1 << 20)  /* decompressed bytes per ring block */
+#define BG_READER_BLOCK_SIZE ((size_t)1 << 18)  /* decompressed bytes per ring block */
 #endif
 #ifndef BG_READER_INPUT_SIZE
 #define BG_READER_INPUT_SIZE ((size_t)1 << 20)  /* bytes per read() of the compressed file */
@@ -57,7 +57,7 @@
 #define BG_READER_MAX_LINE ((size_t)64 << 20)   /* longest accepted FASTQ line */
 #endif
 #ifndef BG_READER_SLOTS
-#define BG_READER_SLOTS 16                       /* blocks in each ring: slack between R1, R2 and the parser */
+#define BG_READER_SLOTS 32                       /* blocks in each ring (8 MiB): slack between R1, R2 and the parser */
 #endif
 #define BG_READER_MSG 512
 /* Bases per batch are capped so offsets (uint32_t) cannot overflow. */
@@ -377,6 +377,10 @@ static ssize_t src_read(bg_source_t *s, void *buf, size_t n) {
 static bg_status_t pump_plain(bg_source_t *s, size_t have) {
   bg_status_t st = fill_begin(s);
   if (st != BG_OK) return st;
+  if (!slot_reserve(s->fill, s->fill->len + have)) { /* the first read may be larger than a block */
+    src_fail(s, BG_ERR_HOST_OOM, "Cannot read %s: out of memory for a %zu-byte block (%s)", s->label, s->fill->len + have, s->path);
+    return BG_ERR_HOST_OOM;
+  }
   memcpy(s->fill->data + s->fill->len, s->in, have);
   s->fill->len += have;
   for (;;) {
@@ -929,6 +933,28 @@ static inline int src_line_sized(bg_source_t *s, size_t n, const char **line) {
 }
 static inline void src_unline(bg_source_t *s, size_t n) { s->pos -= n + 1; s->line--; }
 
+/* Bytes of a source inflated past a FASTQ or pairing error, at most, in search of the gzip damage that
+ * caused it. A BGZF member's CRC comes every 64 KiB; a one-member file's only at its end. */
+#ifndef BG_READER_DAMAGE_LOOKAHEAD
+#define BG_READER_DAMAGE_LOOKAHEAD ((size_t)4 << 20)
+#endif
+
+/* After a FASTQ or pairing error: reads on (discarding) up to BG_READER_DAMAGE_LOOKAHEAD bytes, and returns
+ * the inflater's failure when it meets damaged gzip data or a read error there (its message in why), else
+ * BG_OK. The source is not read again afterwards. */
+static bg_status_t src_damage_ahead(bg_source_t *s, char *why, size_t why_len) {
+  size_t seen = 0;
+  bg_status_t st = BG_OK;
+  while (seen < BG_READER_DAMAGE_LOOKAHEAD && !s->at_eof) {
+    int k = src_next_block(s, why, why_len, &st);
+    if (k < 0) return st == BG_ERR_CORRUPT_GZIP || st == BG_ERR_IO ? st : BG_OK;
+    if (k == 0) { s->at_eof = 1; break; }
+    seen += s->cur_len;
+    s->pos = s->cur_len;
+  }
+  return BG_OK;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Batches                                                                    */
 /* ------------------------------------------------------------------------- */
@@ -1316,6 +1342,20 @@ bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t
 fail:
   batch->n_pairs = 0;
   batch->bases = 0;
+  if (st == BG_ERR_MALFORMED_FASTQ || st == BG_ERR_PAIR_MISMATCH) {
+    /* Damaged gzip data inflates to garbage before the inflater meets an invalid code or the member's CRC:
+     * the parser may see it first. The damage is the cause to report, when it shows within a few MiB. */
+    for (int i = 0; i < 2; i++) {
+      char why[BG_READER_MSG];
+      bg_status_t d = src_damage_ahead(&r->src[i], why, sizeof why);
+      if (d == BG_OK) continue;
+      char first[BG_READER_MSG];
+      snprintf(first, sizeof first, "%s", msg);
+      snprintf(msg, sizeof msg, "%s; first seen as: %s", why, first);
+      st = d;
+      break;
+    }
+  }
   put_msg(err, err_len, "%s", msg);
   return reader_fail(r, st, msg);
 }

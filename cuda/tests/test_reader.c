@@ -610,6 +610,30 @@ static void test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip(void)
   buf_free(&a), buf_free(&b), buf_free(&z);
 }
 
+/* Damage in the middle of a large file, one gzip member or bgzip: garbage inflated before the inflater finds
+ * the damage may reach the parser first, but the gzip damage is what is reported. */
+static void test_damage_mid_file_is_corrupt_gzip_not_malformed_fastq(void) {
+  buf_t a = {0}, b = {0};
+  gen_pair(&a, &b, NULL, NULL, 8000, 21); /* ~1.5 MiB a mate */
+  const char *p2 = write_file("mid_R2.fq", b.p, b.n);
+  for (int bgzf = 0; bgzf < 2; bgzf++) {
+    for (int at = 1; at <= 3; at++) {
+      buf_t z = {0};
+      if (bgzf) gz_bgzf(&z, &a, 65280);
+      else gz_whole(&z, &a);
+      z.p[z.n * at / 5] ^= 0x5a;
+      const char *p = write_file(bgzf ? "mid_R1.bgz" : "mid_R1.gz", z.p, z.n);
+      result_t res = read_all(p, p2, 1000, 0);
+      if (getenv("BG_TEST_VERBOSE")) printf("     -> %s\n", res.err);
+      CHECK(res.st == BG_ERR_CORRUPT_GZIP && strstr(res.err, "Cannot read R1: gzip stream is") && strstr(res.err, p),
+            "%s, byte %zu of %zu flipped: %d %s", bgzf ? "bgzip" : "one member", z.n * at / 5, z.n, res.st, res.err);
+      result_free(&res);
+      buf_free(&z);
+    }
+  }
+  buf_free(&a), buf_free(&b);
+}
+
 static void test_sequence_quality_length_mismatch_is_malformed_with_line(void) {
   buf_t a = {0}, b = {0};
   rec(&a, "@m1", "ACGT", "+", NULL);
@@ -926,6 +950,7 @@ int main(int argc, char **argv) {
   RUN(test_unreadable_file_is_permission_denied);
   RUN(test_truncated_gzip_is_corrupt_gzip);
   RUN(test_corrupt_gzip_crc_data_or_trailing_garbage_is_corrupt_gzip);
+  RUN(test_damage_mid_file_is_corrupt_gzip_not_malformed_fastq);
   RUN(test_sequence_quality_length_mismatch_is_malformed_with_line);
   RUN(test_structural_errors_are_malformed);
   RUN(test_lines_taken_by_length_are_still_checked);
