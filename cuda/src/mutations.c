@@ -195,7 +195,8 @@ bg_status_t bg_species_select(const bg_db_t *db, const char *list, bg_buf_t *jso
  * gene's sites only when it aligns to the gene at >= min_point_identity: a homologue from another species
  * (E. coli ompC reads on K. pneumoniae ompK36, 82-89 % identity) is not evidence about that gene.
  */
-bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit) {
+bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit, char *err,
+                          size_t err_len) {
   const bg_db_t *db = r->db;
   const double min_id = r->opts.min_point_identity;
   uint32_t max_sites = 0;
@@ -204,7 +205,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
   species_t sp = species_of(db);
   uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
   bg_status_t st = BG_OK;
-  if (!sr || !sp.sp || !weight) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  if (!sr || !sp.sp || !weight) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
   /* the species' own fragments are counted (pass 0) only when some fragment has targets of several species */
   int any_mixed = 0;
   for (int wi = 0; wi < nw && !any_mixed; wi++)
@@ -219,14 +220,14 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       for (size_t ui = 0; ui < w->n_units; ui++) {
         const bg_unit_t *u = &w->units[ui];
         if (u->kind != BG_KIND_POINTFINDER) continue;
-        if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(r->err, sizeof r->err, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
+        if ((ui & 1023) == 0 && atomic_load(&r->cancel)) { st = bg_fail(err, err_len, BG_ERR_CANCELLED, "The analysis was cancelled"); goto out; }
         const uint32_t *set = w->sets + u->set_off, n = u->set_n;
         int mixed = 0;
         for (uint32_t k = 1; k < n; k++) mixed |= sp.sp[set[k]] != sp.sp[set[0]];
         if (pass == 0 && mixed) continue;
         int n1, n2;
         const uint8_t *s1 = bg_worker_unit_bases(w, u);
-        if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+        if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
         if (pass == 0) {
           for (uint32_t k = 0; k < n; k++)
             if (unit_close(w, n1, n2, set[k], min_id)) { weight[sp.sp[set[0]]]++; break; }

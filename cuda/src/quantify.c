@@ -2,6 +2,7 @@
  * multi-mapping units, hard assignment, per-base evidence for coverage, depth and identity. */
 #define _GNU_SOURCE /* mremap */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -388,6 +389,47 @@ out:
   return st;
 }
 
+/* ---- the sites pass beside the ResFinder quantification ---------------------------------------------- */
+
+/* The PointFinder sites pass reads the workers' units, sets, bases and alignments, as the ResFinder pass does,
+ * and writes only its own outputs (obs, target_hit), so with two or more threads it runs on a second thread
+ * over copies of the workers that have scratch of their own (mapper, unpacked bases, a1/a2). */
+typedef struct sites_job_t {
+  bg_run_t *r;
+  bg_worker_t *ws;  /* shadow workers: the run's arrays, their own scratch */
+  int nw;
+  bg_site_obs_t *obs;
+  uint8_t *target_hit;
+  bg_status_t st;
+  char err[BG_ERRMSG_LEN];
+} sites_job_t;
+
+static void *sites_main(void *arg) {
+  sites_job_t *j = arg;
+  j->st = bg_call_sites(j->r, j->ws, j->nw, j->obs, j->target_hit, j->err, sizeof j->err);
+  return NULL;
+}
+
+/* Copies of the workers sharing their arrays, with empty scratch; NULL out of memory. */
+static bg_worker_t *shadow_workers(const bg_worker_t *ws, int nw, const bg_db_t *db) {
+  bg_worker_t *sh = calloc((size_t)nw, sizeof *sh);
+  if (!sh) return NULL;
+  for (int i = 0; i < nw; i++) {
+    sh[i] = ws[i];
+    bg_mapper_init(&sh[i].m, db);
+    sh[i].m.skip = ws[i].m.skip;
+    sh[i].bases = NULL; sh[i].cap_bases = 0;
+    sh[i].a1 = sh[i].a2 = NULL; sh[i].cap_a1 = sh[i].cap_a2 = 0;
+  }
+  return sh;
+}
+
+static void shadow_free(bg_worker_t *sh, int nw) {
+  if (!sh) return;
+  for (int i = 0; i < nw; i++) { bg_mapper_free(&sh[i].m); free(sh[i].bases); free(sh[i].a1); free(sh[i].a2); }
+  free(sh);
+}
+
 bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0) {
   const bg_db_t *db = r->db;
   atomic_store(&r->stage, BG_STAGE_QUANTIFYING);
@@ -400,7 +442,12 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   uint8_t *target_hit = calloc(db->n_targets, 1);
   bg_site_obs_t *obs = calloc(db->n_sites ? db->n_sites : 1, sizeof *obs);
   bg_status_t st = BG_OK;
+  sites_job_t sj = {r, NULL, nw, obs, target_hit, BG_OK, ""};
+  pthread_t sites_tid;
+  int sites_started = 0;
   if (!refs || !gs || !theta || !target_hit || !obs) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
+  if (r->threads >= 2 && (sj.ws = shadow_workers(ws, nw, db)) != NULL)
+    sites_started = pthread_create(&sites_tid, NULL, sites_main, &sj) == 0;
   /* ResFinder units, grouped into equivalence classes in a canonical order */
   size_t n = 0;
   for (int i = 0; i < nw; i++)
@@ -522,12 +569,21 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   }
   atomic_store(&r->stage, BG_STAGE_MUTATIONS);
   bg_run_set_fraction(r, 0.92);
-  st = bg_call_sites(r, ws, nw, obs, target_hit);
-  if (st != BG_OK) goto done;
+  if (sites_started) {
+    pthread_join(sites_tid, NULL);
+    sites_started = 0;
+    st = sj.st;
+    if (st != BG_OK) { snprintf(r->err, sizeof r->err, "%s", sj.err); goto done; }
+  } else {
+    st = bg_call_sites(r, ws, nw, obs, target_hit, r->err, sizeof r->err);
+    if (st != BG_OK) goto done;
+  }
   atomic_store(&r->stage, BG_STAGE_REPORTING);
   bg_run_set_fraction(r, 0.97);
   st = bg_report(r, gs, obs, target_hit, t0);
 done:
+  if (sites_started) pthread_join(sites_tid, NULL); /* a failure above: the sites pass's outcome is not needed */
+  shadow_free(sj.ws, nw);
   if (gs) for (uint32_t t = 0; t < db->n_targets; t++) { free(gs[t].cnt); free(gs[t].support); }
   free(gs); free(refs); free(theta); free(target_hit); free(obs);
   return st;

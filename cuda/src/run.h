@@ -112,8 +112,10 @@ typedef struct bg_site_obs_t {
   uint32_t reached;       /* fragments whose alignment reached the gene */
 } bg_site_obs_t;
 
-/** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. */
-bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit);
+/** Calls mutations at catalogued sites from PointFinder units; obs has db->n_sites entries. Uses the workers'
+ *  scratch (mapper, bases, a1/a2) and reads the rest; failures are described in err. */
+bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *obs, uint8_t *target_hit, char *err,
+                          size_t err_len);
 /** Checks a comma-separated PointFinder species list against the database ("" = all). With json, appends
  *  the chosen species as a JSON array; with skip, sets *skip to a per-target array marking the PointFinder
  *  targets of the species not chosen (NULL when every species is). BG_ERR_INVALID_ARGUMENT naming a species
