@@ -89,31 +89,41 @@ static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t
     int32_t *Hi = H + (size_t)i * W, *Ei = E + (size_t)i * W, *Fi = F + (size_t)i * W;
     const int32_t *Hp = Hi - W, *Ep = Ei - W;
     uint8_t *tbi = tb + (size_t)i * W;
-    for (int j = 0; j < W; j++) {
-      int64_t tend = (int64_t)diag + i + (j - BAND);
-      tbi[j] = 0;
-      if (tend < 0 || tend > tlen) { Hi[j] = 0; Ei[j] = NEG; Fi[j] = NEG; continue; }
-      int32_t e = NEG, f = NEG;
-      uint8_t bits = 0;
+    /* the band's cells over the target: target end tend = diag + i + j - BAND in [0, tlen] */
+    int64_t t0 = (int64_t)diag + i - BAND;
+    int jlo = t0 < 0 ? (int)(t0 < -W ? W : -t0) : 0;
+    int jhi = (int64_t)tlen - t0 < W - 1 ? (int)((int64_t)tlen - t0) : W - 1; /* inclusive; < jlo when none */
+    for (int j = 0; j < jlo && j < W; j++) { Hi[j] = 0; Ei[j] = NEG; Fi[j] = NEG; tbi[j] = 0; }
+    for (int j = jhi + 1 > jlo ? jhi + 1 : jlo; j < W; j++) { Hi[j] = 0; Ei[j] = NEG; Fi[j] = NEG; tbi[j] = 0; }
+    const uint8_t qc = q[i - 1];
+    const int32_t mis = -SC_MISM, mat = qc == 'N' ? -SC_MISM : SC_MATCH; /* N matches nothing */
+    /* the choices below are data-dependent and unpredictable: written as selects (cmov), not branches; the
+     * left neighbour's H and F stay in registers (hl, fl). Left of column 0 nothing: hl, fl make f = NEG
+     * without extension, as a cell outside the band would. */
+    int32_t hl = jlo > 0 ? 0 : NEG + SC_GAP_OPEN, fl = jlo > 0 ? NEG : NEG + SC_GAP_EXT;
+    for (int j = jlo; j <= jhi; j++) {
+      int64_t tend = t0 + j;
+      int32_t e = NEG, ext_e = 0;
       if (j + 1 < W) {
         int32_t o = Hp[j + 1] - SC_GAP_OPEN, x = Ep[j + 1] - SC_GAP_EXT;
-        if (x > o) { e = x; bits |= 4; } else e = o;
+        ext_e = x > o;
+        e = ext_e ? x : o;
       }
-      if (j > 0) {
-        int32_t o = Hi[j - 1] - SC_GAP_OPEN, x = Fi[j - 1] - SC_GAP_EXT;
-        if (x > o) { f = x; bits |= 8; } else f = o;
-      }
-      int32_t h = 0, src = 0;
-      if (tend >= 1) {
-        uint8_t qc = q[i - 1], tc = t[tend - 1];
-        int32_t d = Hp[j] + ((qc == tc && qc != 'N') ? SC_MATCH : -SC_MISM);
-        if (d > h) { h = d; src = 1; }
-      }
-      if (e > h) { h = e; src = 2; }
-      if (f > h) { h = f; src = 3; }
+      int32_t of = hl - SC_GAP_OPEN, xf = fl - SC_GAP_EXT;
+      int32_t ext_f = xf > of, f = ext_f ? xf : of;
+      int32_t d = tend >= 1 ? Hp[j] + (qc == t[tend - 1] ? mat : mis) : NEG;
+      int32_t h = d > 0 ? d : 0, src = d > 0;
+      src = e > h ? 2 : src;
+      h = e > h ? e : h;
+      src = f > h ? 3 : src;
+      h = f > h ? f : h;
       Hi[j] = h; Ei[j] = e; Fi[j] = f;
-      tbi[j] = (uint8_t)(bits | src);
-      if (h > best) { best = h; bi = i; bj = j; }
+      hl = h; fl = f;
+      tbi[j] = (uint8_t)(ext_e << 2 | ext_f << 3 | src);
+      int better = h > best;
+      best = better ? h : best;
+      bi = better ? i : bi;
+      bj = better ? j : bj;
     }
   }
   r->score = best;
