@@ -24,7 +24,7 @@ static inline uint64_t rc_kmer(uint64_t x) {
   return __builtin_bswap64(x) >> (64 - 2 * BG_K);
 }
 
-/* Sampled k-mers of one read, the same positions as bg_screen_read; returns how many. Reads without N
+/* Sampled canonical k-mers (not yet hashed) of one read, the same positions as bg_screen_read; returns how many. Reads without N
  * (nearly all) take a branch-free loop that rolls the forward k-mer only and derives the reverse
  * complement at the sampled positions; a read with N takes the reference loop. */
 static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint32_t cap) {
@@ -39,7 +39,7 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
       bad |= s[i];
       fw = ((fw << 2) | bg_norm_code(s[i])) & BG_KMASK;
       uint64_t rv = rc_kmer(fw);
-      out[n++] = bg_mix64(fw < rv ? fw : rv);
+      out[n++] = (fw < rv ? fw : rv);
       for (uint32_t j = 1; j < end; j++) {
         bad |= s[i + j];
         fw = (fw << 2) | bg_norm_code(s[i + j]);
@@ -56,7 +56,7 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
     c = bg_norm_code((uint8_t)c); /* A0 C1 G2 T3 for normalised bases */
     fw = ((fw << 2) | c) & BG_KMASK;
     rv = (rv >> 2) | ((uint64_t)(3u - c) << (2 * (BG_K - 1)));
-    if (++valid >= BG_K && (valid - BG_K) % BG_SCREEN_STRIDE == 0 && n < cap) out[n++] = bg_mix64(fw < rv ? fw : rv);
+    if (++valid >= BG_K && (valid - BG_K) % BG_SCREEN_STRIDE == 0 && n < cap) out[n++] = (fw < rv ? fw : rv);
   }
   return n;
 }
@@ -71,15 +71,15 @@ static uint32_t sample_kmers(const uint8_t *s, uint32_t len, uint64_t *out, uint
  * base after each N on. */
 #define BG_SIMD_MAX_LEN 512u
 
-/* The hashed canonical k-mer of bases p .. p + BG_K - 1 from the two packings: 8 bytes loaded at p / 4,
- * shifted by p % 4 bases. */
-static inline uint64_t packed_kmer_hash(const uint8_t *hi_first, const uint8_t *lo_first, uint32_t p) {
+/* The canonical k-mer of bases p .. p + BG_K - 1 from the two packings: 8 bytes loaded at p / 4, shifted by
+ * p % 4 bases. */
+static inline uint64_t packed_kmer(const uint8_t *hi_first, const uint8_t *lo_first, uint32_t p) {
   uint64_t a, b;
   uint32_t sh = 2 * (p & 3);
   memcpy(&a, hi_first + p / 4, 8);
   memcpy(&b, lo_first + p / 4, 8);
   uint64_t fw = (__builtin_bswap64(a) << sh) >> (64 - 2 * BG_K), rv = ~(b >> sh) & BG_KMASK;
-  return bg_mix64(fw < rv ? fw : rv);
+  return fw < rv ? fw : rv;
 }
 
 __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
@@ -122,18 +122,41 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
     for (uint32_t m = nmask[b]; m; m &= m - 1) {
       uint32_t to = b * 32 + (uint32_t)__builtin_ctz(m);
       for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE)
-        out[n++] = packed_kmer_hash(hi_first, lo_first, p);
+        out[n++] = packed_kmer(hi_first, lo_first, p);
       from = to + 1;
     }
   }
   for (uint32_t p = from; p + BG_K <= len && n < cap; p += BG_SCREEN_STRIDE)
-    out[n++] = packed_kmer_hash(hi_first, lo_first, p);
+    out[n++] = packed_kmer(hi_first, lo_first, p);
   return n;
 }
 #endif
 
-/* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
-uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
+#ifdef BG_HAVE_AVX2_FORMS
+/* bg_mix64 of n values in place, eight at a time (64-bit lane multiplies of AVX-512 DQ). */
+__attribute__((target("avx512f,avx512dq"))) static void mix_all_avx512(uint64_t *x, uint32_t n) {
+  const __m512i c1 = _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9ull), c2 = _mm512_set1_epi64((long long)0x94d049bb133111ebull);
+  for (uint32_t i = 0; i < n; i += 8) {
+    __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+    __m512i v = _mm512_maskz_loadu_epi64(k, x + i);
+    v = _mm512_mullo_epi64(_mm512_xor_si512(v, _mm512_srli_epi64(v, 30)), c1);
+    v = _mm512_mullo_epi64(_mm512_xor_si512(v, _mm512_srli_epi64(v, 27)), c2);
+    v = _mm512_xor_si512(v, _mm512_srli_epi64(v, 31));
+    _mm512_mask_storeu_epi64(x + i, k, v);
+  }
+}
+#endif
+
+/* bg_mix64 of n values in place, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
+static void mix_all(uint64_t *x, uint32_t n, int simd) {
+#ifdef BG_HAVE_AVX2_FORMS
+  if (simd && bg_avx512_usable()) { mix_all_avx512(x, n); return; }
+#endif
+  for (uint32_t i = 0; i < n; i++) x[i] = bg_mix64(x[i]);
+}
+
+/* One read's sampled canonical k-mers, not yet hashed, by the fastest form this CPU runs. */
+static uint32_t sample_canon(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
 #ifdef BG_HAVE_AVX2_FORMS
   if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && bg_avx2_usable())
     return sample_kmers_avx2(s, len, readable, out, cap);
@@ -141,6 +164,13 @@ uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uin
   (void)simd; (void)readable;
 #endif
   return sample_kmers(s, len, out, cap);
+}
+
+/* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
+uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
+  uint32_t n = sample_canon(s, len, readable, out, cap, simd);
+  mix_all(out, n, simd);
+  return n;
 }
 
 /* CPU form: the same decision (sampled k-mers of R1 and R2 in the filter >= BG_SCREEN_NEED). The filter
@@ -163,8 +193,9 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
         bg_screen_batch_ref(db, seq1, off1 + i, seq2, off2 + i, 1, flags + i);
         k[i & 1] = UINT32_MAX;
       } else {
-        uint32_t c = bg_screen_sample(seq1 + off1[i], l1, off1[n] - off1[i], cur, 512, 1);
-        c += bg_screen_sample(seq2 + off2[i], l2, off2[n] - off2[i], cur + c, 512 - c, 1);
+        uint32_t c = sample_canon(seq1 + off1[i], l1, off1[n] - off1[i], cur, 512, 1);
+        c += sample_canon(seq2 + off2[i], l2, off2[n] - off2[i], cur + c, 512 - c, 1);
+        mix_all(cur, c, 1); /* both mates' k-mers hashed together: fewer partial vectors */
         for (uint32_t j = 0; j < c; j++) __builtin_prefetch(&words[cur[j] & mask]);
         k[i & 1] = c;
       }
