@@ -29,6 +29,17 @@ static inline int bg_avx512_usable(void) {
   }
   return v;
 }
+/* ... and byte permutes (AVX-512 VBMI, BW), for the screen's k-mer extraction. */
+static inline int bg_avx512vbmi_usable(void) {
+  static _Atomic int ok = -1;
+  int v = atomic_load_explicit(&ok, memory_order_relaxed);
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = bg_avx512_usable() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
+    atomic_store_explicit(&ok, v, memory_order_relaxed);
+  }
+  return v;
+}
 #endif
 
 #endif

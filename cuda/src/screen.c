@@ -82,9 +82,42 @@ static inline uint64_t packed_kmer(const uint8_t *hi_first, const uint8_t *lo_fi
   return fw < rv ? fw : rv;
 }
 
+#if BG_SCREEN_STRIDE != 8
+#error "emit_avx512 takes k-mers 8 bases (2 packed bytes) apart"
+#endif
+/* Byte permutations making lane j (0..7) the 8 packed bytes at 2 j: reversed (first base in the high bits) for
+ * the forward k-mer, as they are for the reverse complement's packing. */
+static const uint8_t EMIT_IDX_FW[64] = {7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 11, 10, 9, 8, 7, 6, 5, 4,
+                                        13, 12, 11, 10, 9, 8, 7, 6, 15, 14, 13, 12, 11, 10, 9, 8, 17, 16, 15, 14, 13, 12, 11, 10,
+                                        19, 18, 17, 16, 15, 14, 13, 12, 21, 20, 19, 18, 17, 16, 15, 14};
+static const uint8_t EMIT_IDX_RV[64] = {0, 1, 2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6, 7, 8, 9, 4, 5, 6, 7, 8, 9, 10, 11,
+                                        6, 7, 8, 9, 10, 11, 12, 13, 8, 9, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15, 16, 17,
+                                        12, 13, 14, 15, 16, 17, 18, 19, 14, 15, 16, 17, 18, 19, 20, 21};
+
+/* The canonical k-mers starting at from, from + 8, ... (while p + BG_K <= to) appended to out[n .. cap): what
+ * packed_kmer gives, eight a step (AVX-512 VBMI). hi/lo must be readable 32 bytes past from / 4 + 2 * (k-mers - 1). */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi"))) static uint32_t
+emit_avx512(const uint8_t *hi, const uint8_t *lo, uint32_t from, uint32_t to, uint64_t *out, uint32_t n, uint32_t cap) {
+  if (to < from + BG_K || n >= cap) return n;
+  uint32_t cnt = (to - from - BG_K) / BG_SCREEN_STRIDE + 1;
+  if (cnt > cap - n) cnt = cap - n;
+  const __m512i ifw = _mm512_loadu_si512(EMIT_IDX_FW), irv = _mm512_loadu_si512(EMIT_IDX_RV);
+  const __m512i sh = _mm512_set1_epi64(2 * (from & 3)), kmask = _mm512_set1_epi64((long long)BG_KMASK);
+  for (uint32_t done = 0; done < cnt; done += 8) {
+    uint32_t at = from / 4 + 2 * done;
+    __m512i h = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(hi + at)));
+    __m512i l = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(lo + at)));
+    __m512i fw = _mm512_srli_epi64(_mm512_sllv_epi64(_mm512_permutexvar_epi8(ifw, h), sh), 64 - 2 * BG_K);
+    __m512i rv = _mm512_andnot_si512(_mm512_srlv_epi64(_mm512_permutexvar_epi8(irv, l), sh), kmask);
+    uint32_t k = cnt - done < 8 ? cnt - done : 8;
+    _mm512_mask_storeu_epi64(out + n + done, (__mmask8)((1u << k) - 1), _mm512_min_epu64(fw, rv));
+  }
+  return n + cnt;
+}
+
 __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
                                                                  uint64_t *out, uint32_t cap) {
-  uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 16], lo_first[BG_SIMD_MAX_LEN / 4 + 16];
+  uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 48], lo_first[BG_SIMD_MAX_LEN / 4 + 48];
   uint32_t nmask[BG_SIMD_MAX_LEN / 32]; /* bit j of word b: base 32 b + j is N */
   const __m256i three = _mm256_set1_epi8(3);
   const __m256i w1h = _mm256_set1_epi16(0x0104), w2h = _mm256_set1_epi32(0x00010010); /* 64a+16b+4c+d */
@@ -114,18 +147,21 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
     x = (uint32_t)_mm256_extract_epi32(ql, 0); memcpy(lo_first + i / 4, &x, 4);
     x = (uint32_t)_mm256_extract_epi32(ql, 4); memcpy(lo_first + i / 4 + 4, &x, 4);
   }
-  memset(hi_first + i / 4, 0, 8); /* the last loads may reach past the packed bases */
-  memset(lo_first + i / 4, 0, 8);
+  memset(hi_first + i / 4, 0, 40); /* the last loads (8 bytes; 32 for emit_avx512) may reach past the packed bases */
+  memset(lo_first + i / 4, 0, 40);
   /* N-free stretches [from, to) (the whole read when it holds none): k-mers start at from, from + stride, ... */
+  const int wide = bg_avx512vbmi_usable();
   uint32_t n = 0, from = 0;
   for (uint32_t b = 0; b * 32 < len; b++) {
     for (uint32_t m = nmask[b]; m; m &= m - 1) {
       uint32_t to = b * 32 + (uint32_t)__builtin_ctz(m);
-      for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE)
-        out[n++] = packed_kmer(hi_first, lo_first, p);
+      if (wide) n = emit_avx512(hi_first, lo_first, from, to, out, n, cap);
+      else
+        for (uint32_t p = from; p + BG_K <= to && n < cap; p += BG_SCREEN_STRIDE) out[n++] = packed_kmer(hi_first, lo_first, p);
       from = to + 1;
     }
   }
+  if (wide) return emit_avx512(hi_first, lo_first, from, len, out, n, cap);
   for (uint32_t p = from; p + BG_K <= len && n < cap; p += BG_SCREEN_STRIDE)
     out[n++] = packed_kmer(hi_first, lo_first, p);
   return n;
