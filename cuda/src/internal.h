@@ -252,7 +252,8 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
 
 /** One read's sampled k-mer hashes (mixed canonical k-mers at the screen's positions), at most cap;
  *  `readable` (>= len) bytes from s may be read (a batch's later reads), which spares copying the
- *  read's tail; simd = 0 forces the scalar form (tests compare the two). Returns how many. */
+ *  read's tail; simd: 0 the scalar forms, 1 the AVX2 forms at most, 2 the fastest this CPU runs (AVX-512
+ *  where usable); tests compare them. Returns how many. */
 uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd);
 
 typedef struct bg_cuda_ctx_t bg_cuda_ctx_t;

@@ -116,7 +116,7 @@ emit_avx512(const uint8_t *hi, const uint8_t *lo, uint32_t from, uint32_t to, ui
 }
 
 __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t *s, uint32_t len, uint32_t readable,
-                                                                 uint64_t *out, uint32_t cap) {
+                                                                 uint64_t *out, uint32_t cap, int wide) {
   uint8_t hi_first[BG_SIMD_MAX_LEN / 4 + 48], lo_first[BG_SIMD_MAX_LEN / 4 + 48];
   uint32_t nmask[BG_SIMD_MAX_LEN / 32]; /* bit j of word b: base 32 b + j is N */
   const __m256i three = _mm256_set1_epi8(3);
@@ -150,7 +150,6 @@ __attribute__((target("avx2"))) static uint32_t sample_kmers_avx2(const uint8_t 
   memset(hi_first + i / 4, 0, 40); /* the last loads (8 bytes; 32 for emit_avx512) may reach past the packed bases */
   memset(lo_first + i / 4, 0, 40);
   /* N-free stretches [from, to) (the whole read when it holds none): k-mers start at from, from + stride, ... */
-  const int wide = bg_avx512vbmi_usable();
   uint32_t n = 0, from = 0;
   for (uint32_t b = 0; b * 32 < len; b++) {
     for (uint32_t m = nmask[b]; m; m &= m - 1) {
@@ -183,26 +182,26 @@ __attribute__((target("avx512f,avx512dq"))) static void mix_all_avx512(uint64_t 
 }
 #endif
 
-/* bg_mix64 of n values in place, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
+/* bg_mix64 of n values in place; simd: 0 the scalar form, 1 AVX2 forms at most (the same), 2 the fastest. */
 static void mix_all(uint64_t *x, uint32_t n, int simd) {
 #ifdef BG_HAVE_AVX2_FORMS
-  if (simd && bg_avx512_usable()) { mix_all_avx512(x, n); return; }
+  if (simd >= 2 && bg_avx512_usable()) { mix_all_avx512(x, n); return; }
 #endif
   for (uint32_t i = 0; i < n; i++) x[i] = bg_mix64(x[i]);
 }
 
-/* One read's sampled canonical k-mers, not yet hashed, by the fastest form this CPU runs. */
+/* One read's sampled canonical k-mers, not yet hashed; simd as for bg_screen_sample. */
 static uint32_t sample_canon(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
 #ifdef BG_HAVE_AVX2_FORMS
   if (simd && len >= BG_K && len <= BG_SIMD_MAX_LEN && (len - BG_K) / BG_SCREEN_STRIDE + 1 <= cap && bg_avx2_usable())
-    return sample_kmers_avx2(s, len, readable, out, cap);
+    return sample_kmers_avx2(s, len, readable, out, cap, simd >= 2 && bg_avx512vbmi_usable());
 #else
   (void)simd; (void)readable;
 #endif
   return sample_kmers(s, len, out, cap);
 }
 
-/* One read's sampled k-mer hashes, by the fastest form this CPU runs; simd = 0 forces the scalar form. */
+/* One read's sampled k-mer hashes; simd: 0 the scalar forms, 1 AVX2 forms at most, 2 the fastest this CPU runs. */
 uint32_t bg_screen_sample(const uint8_t *s, uint32_t len, uint32_t readable, uint64_t *out, uint32_t cap, int simd) {
   uint32_t n = sample_canon(s, len, readable, out, cap, simd);
   mix_all(out, n, simd);
@@ -229,9 +228,9 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
         bg_screen_batch_ref(db, seq1, off1 + i, seq2, off2 + i, 1, flags + i);
         k[i & 1] = UINT32_MAX;
       } else {
-        uint32_t c = sample_canon(seq1 + off1[i], l1, off1[n] - off1[i], cur, 512, 1);
-        c += sample_canon(seq2 + off2[i], l2, off2[n] - off2[i], cur + c, 512 - c, 1);
-        mix_all(cur, c, 1); /* both mates' k-mers hashed together: fewer partial vectors */
+        uint32_t c = sample_canon(seq1 + off1[i], l1, off1[n] - off1[i], cur, 512, 2);
+        c += sample_canon(seq2 + off2[i], l2, off2[n] - off2[i], cur + c, 512 - c, 2);
+        mix_all(cur, c, 2); /* both mates' k-mers hashed together: fewer partial vectors */
         for (uint32_t j = 0; j < c; j++) __builtin_prefetch(&words[cur[j] & mask]);
         k[i & 1] = c;
       }
