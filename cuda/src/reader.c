@@ -421,6 +421,10 @@ static bg_status_t inflater_oom(bg_source_t *s) {
   return BG_ERR_HOST_OOM;
 }
 
+#define BG_BGZF_MAX_ISIZE ((uint32_t)1 << 16) /* the BGZF limit on a member's inflated size */
+static long bgzf_member_len(const uint8_t *p, size_t n, int final);
+static uint32_t le32(const uint8_t *p);
+
 static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uint64_t in_total, uint64_t members) {
   struct inflate_state *zs = s->zs ? s->zs : malloc(sizeof *zs);
   if (zs == NULL) return inflater_oom(s);
@@ -469,6 +473,36 @@ static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uin
                  "not a gzip header (%s)",
                  s->label, (unsigned long long)members, (unsigned long long)GZ_POS(), s->path);
         return BG_ERR_CORRUPT_GZIP;
+      }
+      /* A whole BGZF member in the input: inflated by one stateless call straight into the block, when the
+       * block has room for its stated size (the streaming call inflates a member's first 32 KiB into ISA-L's
+       * own buffer and copies them, and saves 32 KiB of history at each return: for bgzip's 64 KiB members,
+       * every byte twice). Anything unexpected goes the streaming way from the member's first byte, which
+       * says what is wrong exactly as before. */
+      long ml = bgzf_member_len(zs->next_in, zs->avail_in, in_eof);
+      if (ml > 0 && (size_t)ml <= zs->avail_in && le32(zs->next_in + ml - 4) <= BG_BGZF_MAX_ISIZE) {
+        uint32_t isize = le32(zs->next_in + ml - 4);
+        if (s->fill->cap - s->fill->len < isize && (st = fill_full(s)) != BG_OK) return st;
+        size_t room = s->fill->cap - s->fill->len;
+        if (room >= isize) {
+          uint8_t *m_in = zs->next_in;
+          uint32_t m_avail = zs->avail_in;
+          zs->next_in = m_in;
+          zs->avail_in = (uint32_t)ml;
+          zs->next_out = (uint8_t *)s->fill->data + s->fill->len;
+          zs->avail_out = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room; /* past isize: an overlong member fails below */
+          int ret = isal_inflate_stateless(zs);
+          int ok = ret == ISAL_DECOMP_OK && zs->avail_in == 0 && zs->total_out == isize;
+          isal_inflate_reset(zs);
+          zs->crc_flag = ISAL_GZIP;
+          zs->next_in = ok ? m_in + ml : m_in;
+          zs->avail_in = ok ? m_avail - (uint32_t)ml : m_avail;
+          if (ok) {
+            s->fill->len += isize;
+            members++;
+            continue;
+          }
+        }
       }
       member_open = 1;
     }
@@ -540,7 +574,6 @@ static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uin
 #ifndef BG_BGZF_JOB_BYTES
 #define BG_BGZF_JOB_BYTES ((size_t)1 << 20)    /* inflated bytes per job */
 #endif
-#define BG_BGZF_MAX_ISIZE ((uint32_t)1 << 16) /* the BGZF limit on a member's inflated size */
 #define BG_BGZF_CHUNK ((size_t)1 << 20)       /* compressed bytes read at a time for cutting members */
 
 typedef struct bgzf_member_t {
