@@ -614,9 +614,9 @@ static void bgzf_inflate_job(bgzf_job_t *job, struct inflate_state *zs) {
     zs->avail_in = (uint32_t)m->len;
     zs->next_out = job->out + out;
     zs->avail_out = (uint32_t)(job->out_cap - out); /* room past isize: an overlong member fails its checks */
-    int ret = isal_inflate(zs);
+    int ret = isal_inflate_stateless(zs); /* the whole member at once: no copy through ISA-L's own buffer */
     size_t produced = (size_t)(zs->next_out - (job->out + out));
-    if (ret != ISAL_DECOMP_OK || zs->block_state != ISAL_BLOCK_FINISH || zs->avail_in != 0 || produced != m->isize)
+    if (ret != ISAL_DECOMP_OK || zs->avail_in != 0 || produced != m->isize)
       break;
     out += produced;
   }
