@@ -80,6 +80,24 @@ Deno.test("repeated runs on one backend are identical (no order or timing depend
   assert(d.length === 0, d.join("\n"));
 });
 
+Deno.test("the scalar forms give the SIMD forms' results (a process with BIOGPU_NO_SIMD=1)", async () => {
+  for (const name of ["genes", "pointfinder"] as FixtureName[]) {
+    const f = await fixture(name);
+    const simd = comparable(await analyzeFixture(f, { backend: "cpu", threads: 2 }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./simd_child.ts", import.meta.url).pathname, f.r1, f.r2],
+      env: { BIOGPU_NO_SIMD: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, `${name}: child failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    const scalar = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert(simd.genes.length + simd.mutations.length > 0, `${name}: the fixture yields detections`);
+    const d = diffJson(scalar, simd, 0);
+    assert(d.length === 0, `${name}, scalar vs SIMD:\n${d.slice(0, 20).join("\n")}`);
+  }
+});
+
 Deno.test("the comparison itself flags a 1e-8 relative float difference and a changed count", () => {
   const x = { genes: [{ depth: 1.0, reads: 3 }] };
   assert(diffJson(x, { genes: [{ depth: 1.0 + 1e-12, reads: 3 }] }).length === 0);
