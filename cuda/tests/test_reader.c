@@ -386,6 +386,44 @@ static void test_casava_and_slash_names_pair(void) {
   buf_free(&a), buf_free(&b);
 }
 
+/* Read names of 1 to 90 characters, ended by a space, a tab or the line: the key is found at every length
+ * (the search goes 32 bytes a step), so mates pair, and a difference in the name's last character does not. */
+static void test_name_keys_of_every_length(void) {
+  int ok = 1;
+  for (int len = 1; len <= 90 && ok; len++) {
+    for (int end = 0; end < 3 && ok; end++) { /* 0: space, 1: tab, 2: none */
+      char name[128];
+      for (int i = 0; i < len; i++) name[i] = "ABCDEFGHIJ:0123456789_"[(i * 7 + len) % 22];
+      name[len] = 0;
+      buf_t a = {0}, b = {0}, c = {0};
+      char h1[160], h2[160], h3[160];
+      char key[128];
+      memcpy(key, name, (size_t)len + 1);
+      /* the mates' names end differently (space / tab): only the key before them counts */
+      snprintf(h1, sizeof h1, "@%s%s", name, end == 0 ? " 1:N:0:AC" : end == 1 ? "\tx" : "/1");
+      snprintf(h2, sizeof h2, "@%s%s", name, end == 0 ? "\t2:N:0:AC" : end == 1 ? " y" : "/2");
+      rec(&a, h1, "ACGT", "+", NULL);
+      rec(&b, h2, "ACGT", "+", NULL);
+      name[len - 1] = name[len - 1] == 'Z' ? 'Y' : 'Z';
+      snprintf(h3, sizeof h3, "@%s%s", name, end == 0 ? " 2:N:0:AC" : end == 1 ? "\ty" : "/2");
+      rec(&c, h3, "ACGT", "+", NULL);
+      char *p1 = strdup(write_file("key_R1.fq", a.p, a.n));
+      result_t res = read_all(p1, write_file("key_R2.fq", b.p, b.n), 10, 0);
+      ok &= res.st == BG_OK && res.pairs == 1;
+      CHECK(ok, "name of %d characters (end %d) pairs: %d %s", len, end, res.st, res.err);
+      result_free(&res);
+      res = read_all(p1, write_file("key_R3.fq", c.p, c.n), 10, 0);
+      char want[160];
+      snprintf(want, sizeof want, "R1 '%s' vs R2 '%s'", key, name); /* the keys, exactly */
+      ok &= res.st == BG_ERR_PAIR_MISMATCH && (len > 80 || strstr(res.err, want) != NULL); /* longer: shown cut */
+      CHECK(ok, "name of %d characters (end %d) differing in its last: %d %s", len, end, res.st, res.err);
+      result_free(&res);
+      free(p1);
+      buf_free(&a), buf_free(&b), buf_free(&c);
+    }
+  }
+}
+
 static void test_plus_lines_case_iupac_and_crlf_are_accepted(void) {
   buf_t a = {0}, b = {0};
   rec(&a, "@x1", "acgtnACGTN", "+x1", NULL);
@@ -939,6 +977,7 @@ int main(int argc, char **argv) {
   RUN(test_plain_gzip_and_bgzip_give_identical_reads);
   RUN(test_batches_respect_max_pairs_and_max_bases);
   RUN(test_casava_and_slash_names_pair);
+  RUN(test_name_keys_of_every_length);
   RUN(test_plus_lines_case_iupac_and_crlf_are_accepted);
   RUN(test_last_record_without_newline_and_fname_header);
   RUN(test_every_column_is_normalised_and_checked);
