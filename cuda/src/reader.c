@@ -480,14 +480,13 @@ static bg_status_t pump_gzip(bg_source_t *s, const uint8_t *in, size_t have, uin
        * every byte twice). Anything unexpected goes the streaming way from the member's first byte, which
        * says what is wrong exactly as before. */
       long ml = bgzf_member_len(zs->next_in, zs->avail_in, in_eof);
-      if (ml > 0 && (size_t)ml <= zs->avail_in && le32(zs->next_in + ml - 4) <= BG_BGZF_MAX_ISIZE) {
-        uint32_t isize = le32(zs->next_in + ml - 4);
+      uint32_t isize = ml > 0 && (size_t)ml <= zs->avail_in ? le32(zs->next_in + ml - 4) : UINT32_MAX;
+      if (isize <= BG_BGZF_MAX_ISIZE) {
         if (s->fill->cap - s->fill->len < isize && (st = fill_full(s)) != BG_OK) return st;
         size_t room = s->fill->cap - s->fill->len;
         if (room >= isize) {
           uint8_t *m_in = zs->next_in;
           uint32_t m_avail = zs->avail_in;
-          zs->next_in = m_in;
           zs->avail_in = (uint32_t)ml;
           zs->next_out = (uint8_t *)s->fill->data + s->fill->len;
           zs->avail_out = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room; /* past isize: an overlong member fails below */
