@@ -33,6 +33,11 @@ bg_status_t bg_slurp(const char *path, char **out, size_t *len, char *err, size_
 double bg_now(void);
 /** Number of online CPUs (>= 1). */
 int bg_ncpu(void);
+/** Names the calling thread (at most 15 characters show; Linux: top -H, ps -L, perf). */
+void bg_thread_name(const char *name);
+/** Lowers the calling thread's scheduling priority: its nice value raised by `by` (capped at 19); Linux only,
+ *  a failure leaves it as it was. Threads it starts inherit the new value. */
+void bg_thread_lower_priority(int by);
 /** Grows the array *p of *cap elements of elem bytes (realloc, doubling) to hold need. 0, or -1 out of memory. */
 int bg_grow(void **p, size_t *cap, size_t need, size_t elem);
 

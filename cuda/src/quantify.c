@@ -15,6 +15,9 @@
 #define EM_MIN_COUNT 1e-2
 #define EM_REL_CHANGE 1e-2
 #define BG_UNIT_ALNS_MAX 32  /* alignments kept explicitly per unit (see bg_worker_add_unit) */
+/* Alignments a worker keeps explicitly for units over BG_UNIT_ALNS_MAX that the compact form cannot hold
+ * (28 bytes each: at most 14 MiB a worker); units past it are mapped again when needed. */
+#define BG_UNIT_SPILL_ALNS ((size_t)1 << 19)
 enum { UNIT_EXPLICIT = 0, UNIT_COMPACT = 1, UNIT_REMAP = 2 };
 
 /*
@@ -60,6 +63,7 @@ void bg_worker_init(bg_worker_t *w, const bg_db_t *db) {
    * give the same results */
   const char *f = getenv("BIOGPU_UNIT_ALNS");
   w->unit_form = !f ? -1 : !strcmp(f, "explicit") ? UNIT_EXPLICIT : !strcmp(f, "remap") ? UNIT_REMAP : -1;
+  w->explicit_left = BG_UNIT_SPILL_ALNS;
 }
 
 void bg_worker_free(bg_worker_t *w) {
@@ -144,8 +148,10 @@ static int compact_mate(bg_worker_t *w, const bg_aln_t *a, uint32_t n, bg_aln_t 
 /*
  * Records a fragment's unit. Its mates' alignments are kept for the evidence and site passes in one of
  * three forms: explicit (up to BG_UNIT_ALNS_MAX); compact, when each mate's alignments are ungapped on one
- * strand (a read of a family of hundreds of near-identical alleles); else none, and the mates are mapped
- * again when needed. Explicit alignments to hundreds of alleles would cost kilobytes a fragment.
+ * strand (a read of a family of hundreds of near-identical alleles); else (a family's read with an indel)
+ * explicit while the worker's w->explicit_left lasts, and after that none: the mates are mapped again when
+ * needed, which costs ~0.1 ms a mate each pass. Explicit alignments to hundreds of alleles cost kilobytes a
+ * fragment, hence the bound.
  */
 int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l2, uint8_t kind, uint8_t mates,
                        const uint32_t *set, uint32_t n, int n1, int n2) {
@@ -153,7 +159,8 @@ int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l
   if (n > 65535) n = 65535;
   uint32_t an1 = (mates & 1) ? (uint32_t)n1 : 0, an2 = (mates & 2) ? (uint32_t)n2 : 0;
   uint8_t form = UNIT_EXPLICIT;
-  if (an1 + an2 > BG_UNIT_ALNS_MAX) form = uniform(w->a1, an1) && uniform(w->a2, an2) ? UNIT_COMPACT : UNIT_REMAP;
+  if (an1 + an2 > BG_UNIT_ALNS_MAX)
+    form = uniform(w->a1, an1) && uniform(w->a2, an2) ? UNIT_COMPACT : an1 + an2 <= w->explicit_left ? UNIT_EXPLICIT : UNIT_REMAP;
   if (w->unit_form >= 0 && (an1 + an2 > BG_UNIT_ALNS_MAX || w->unit_form == UNIT_REMAP)) form = (uint8_t)w->unit_form;
   uint32_t stored = form == UNIT_EXPLICIT ? an1 + an2 : form == UNIT_COMPACT ? 2 : 0;
   if (w->n_alns + stored >= UINT32_MAX) form = UNIT_REMAP, stored = 0;
@@ -175,6 +182,7 @@ int bg_worker_add_unit(bg_worker_t *w, uint64_t seq_off, uint32_t l1, uint32_t l
   w->units[w->n_units++] = (bg_unit_t){seq_off, l1, l2, (uint32_t)set_off, (uint16_t)n, kind,
                                        (uint8_t)(mates | form << 2), (uint16_t)an1, (uint16_t)an2, aln_off};
   w->n_alns += stored;
+  if (form == UNIT_EXPLICIT && stored > BG_UNIT_ALNS_MAX) w->explicit_left -= stored < w->explicit_left ? stored : w->explicit_left;
   return 0;
 }
 
@@ -406,6 +414,7 @@ typedef struct sites_job_t {
 
 static void *sites_main(void *arg) {
   sites_job_t *j = arg;
+  bg_thread_name("bg-sites");
   j->st = bg_call_sites(j->r, j->ws, j->nw, j->obs, j->target_hit, j->err, sizeof j->err);
   return NULL;
 }

@@ -42,6 +42,7 @@
 #include <emmintrin.h>
 #endif
 #include "cpu.h"
+#include "internal.h" /* bg_thread_name */
 #ifdef BG_HAVE_AVX2_FORMS
 #include <immintrin.h> /* AVX2 forms of the sequence and quality checks, chosen at run time */
 #endif
@@ -631,6 +632,7 @@ typedef struct bgzf_helper_t {
 static void *bgzf_helper_main(void *arg) {
   bgzf_helper_t *h = arg;
   bgzf_pool_t *p = h->pool;
+  bg_thread_name("bg-bgzf");
   isal_inflate_init(&h->zs);
   pthread_mutex_lock(&p->mu);
   for (;;) {
@@ -861,6 +863,9 @@ static bg_status_t pump_bgzf(bg_source_t *s, size_t have) {
 
 static void *inflater_main(void *arg) {
   bg_source_t *s = arg;
+  char name[16];
+  snprintf(name, sizeof name, "bg-inflate-%s", s->label);
+  bg_thread_name(name);
   bg_status_t st = BG_OK;
   size_t have = 0;
   /* Read the first bytes: gzip is told by its magic 1f 8b, never by the file name. */

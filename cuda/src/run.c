@@ -59,6 +59,7 @@ typedef struct pipeline_t {
   int n_workers;
   int use_cuda, device_id;
   int auto_backend;          /* CUDA chosen by `auto`: a device failure falls back to the CPU twin */
+  int worker_nice;           /* how much lower the workers' priority is than the caller's (BIOGPU_WORKER_NICE) */
   int device_named;          /* a worker's context has named the device in the run */
   _Atomic uint64_t gpu_batches;
   _Atomic int failed;
@@ -94,6 +95,9 @@ static void *worker_main(void *arg) {
   pipeline_t *p = wa->p;
   bg_worker_t *w = &p->workers[wa->idx];
   char err[BG_ERRMSG_LEN];
+  snprintf(err, sizeof err, "bg-worker-%d", wa->idx);
+  bg_thread_name(err);
+  bg_thread_lower_priority(p->worker_nice);
   if (p->use_cuda) {
     char name[256] = "";
     bg_status_t s = bg_cuda_ops->ctx_new(&w->cuda, p->db, p->device_id, err, sizeof err, name, sizeof name);
@@ -170,6 +174,19 @@ static int inflate_threads(int threads) {
   return threads >= 8 ? (threads / 4 < 8 ? threads / 4 : 8) : 0;
 }
 
+/* How much the workers' nice value is raised: BIOGPU_WORKER_NICE when set (0..19, else -1), otherwise
+ * BG_WORKER_NICE. The two inflater threads and the parser are the pipeline's critical path; when the cores
+ * are shared, the scheduler then runs them first and the workers (screening and mapping, whose batches can
+ * wait) in the time left, so no core idles while the inflaters catch up. */
+#define BG_WORKER_NICE 5
+static int worker_nice(void) {
+  const char *e = getenv("BIOGPU_WORKER_NICE");
+  if (!e) return BG_WORKER_NICE;
+  char *end;
+  long v = strtol(e, &end, 10);
+  return (*e && !*end && v >= 0 && v <= 19) ? (int)v : -1;
+}
+
 static void set_fraction(bg_run_t *r, double f) {
   double cur = bg_run_get_fraction(r);
   if (f > cur) bg_run_set_fraction(r, f);
@@ -226,6 +243,13 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
     atomic_store(&r->busy, 0);
     return finish(r, s);
   }
+  int nice_by = worker_nice();
+  if (nice_by < 0) {
+    s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "BIOGPU_WORKER_NICE must be a whole number from 0 to 19, found \"%.40s\"",
+                getenv("BIOGPU_WORKER_NICE"));
+    atomic_store(&r->busy, 0);
+    return finish(r, s);
+  }
   bg_pair_reader_t *reader = NULL;
   s = bg_pair_reader_open(&reader, r1, r2, helpers, r->err, sizeof r->err);
   if (s != BG_OK) { atomic_store(&r->busy, 0); return finish(r, s); }
@@ -236,6 +260,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   memset(&p, 0, sizeof p);
   p.run = r; p.db = r->db; p.n_workers = nw; p.use_cuda = use_cuda; p.device_id = opts->device_id;
   p.auto_backend = use_cuda && opts->backend == BG_BACKEND_AUTO;
+  p.worker_nice = nice_by;
   pthread_mutex_init(&p.err_mu, NULL);
   int nslots = nw + 2;
   p.slots = calloc((size_t)nslots, sizeof *p.slots);

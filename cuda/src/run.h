@@ -33,6 +33,7 @@ typedef struct bg_worker_t {
   bg_aln_t *alns; size_t n_alns, cap_alns;  /* alignments of every unit, so later passes need not map again */
   uint64_t screened, mapped_pairs;
   int unit_form;  /* -1: choose per unit (see bg_worker_add_unit); else every large unit in this form (tests) */
+  size_t explicit_left; /* alignments this worker may still keep explicitly for units the compact form cannot hold */
 } bg_worker_t;
 
 void bg_worker_init(bg_worker_t *w, const bg_db_t *db);

@@ -6,9 +6,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
 
 #include "internal.h"
 
@@ -50,6 +56,29 @@ double bg_now(void) {
 int bg_ncpu(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : (int)n;
+}
+
+void bg_thread_name(const char *name) {
+#ifdef __linux__
+  char n[16];
+  snprintf(n, sizeof n, "%s", name);
+  prctl(PR_SET_NAME, n, 0, 0, 0);
+#else
+  (void)name;
+#endif
+}
+
+void bg_thread_lower_priority(int by) {
+#ifdef __linux__
+  if (by <= 0) return;
+  id_t tid = (id_t)syscall(SYS_gettid); /* on Linux the nice value is the thread's, not the process's */
+  errno = 0;
+  int cur = getpriority(PRIO_PROCESS, tid);
+  if (cur == -1 && errno) return;
+  (void)setpriority(PRIO_PROCESS, tid, cur + by > 19 ? 19 : cur + by);
+#else
+  (void)by;
+#endif
 }
 
 static bg_status_t read_all(const char *path, uint8_t **out, size_t *len, char *err, size_t err_len) {

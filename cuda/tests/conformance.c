@@ -22,6 +22,86 @@
 #include "internal.h"
 #include "reader.h"
 
+#ifdef __linux__
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+/* The calling thread's nice value. */
+static int own_nice(void) { return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)); }
+
+/* A thread's name and nice value from /proc/self/task/TID (nice is field 19 of stat); 0, or -1 gone. */
+static int task_nice(const char *tid, char *name, size_t name_len, int *nice) {
+  char path[128], buf[1024];
+  snprintf(path, sizeof path, "/proc/self/task/%s/comm", tid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  if (!fgets(name, (int)name_len, f)) name[0] = 0;
+  fclose(f);
+  name[strcspn(name, "\n")] = 0;
+  snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+  if (!(f = fopen(path, "r"))) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the name may hold spaces; the fields after it do not */
+  if (!p) return -1;
+  for (int field = 2; field < 19 && p; field++) p = strchr(p + 1, ' ');
+  if (!p) return -1;
+  *nice = atoi(p + 1);
+  return 0;
+}
+
+typedef struct watch_t { const bg_db_t *db; const char *r1, *r2; _Atomic int done; bg_status_t st; } watch_t;
+
+static void *watch_run(void *arg) {
+  watch_t *w = arg;
+  bg_run_options_t o;
+  bg_run_options_init(&o);
+  o.backend = BG_BACKEND_CPU; o.threads = 2; o.batch_pairs = 500;
+  bg_run_t *run = bg_run_new(w->db);
+  w->st = bg_run_analyze(run, &o, w->r1, w->r2);
+  bg_run_free(run);
+  atomic_store(&w->done, 1);
+  return NULL;
+}
+
+/* Runs an analysis on a thread and, while it runs, reads the nice value of every thread named bg-worker-N
+ * (into seen, one per distinct worker, up to 8) and returns that of the inflaters (bg-inflate-R1/R2), -99
+ * when none was seen or they differ. */
+static int watch_worker_nice(const bg_db_t *db, const char *r1, const char *r2, int *seen, int *nseen) {
+  watch_t w = {db, r1, r2, 0, BG_OK};
+  char names[8][32];
+  int inflaters = -99, mixed = 0;
+  *nseen = 0;
+  pthread_t t;
+  if (pthread_create(&t, NULL, watch_run, &w) != 0) return -99;
+  while (!atomic_load(&w.done)) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) break;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      char name[32];
+      int nice;
+      if (e->d_name[0] == '.' || task_nice(e->d_name, name, sizeof name, &nice) != 0) continue;
+      if (!strncmp(name, "bg-inflate-", 11)) {
+        if (inflaters != -99 && inflaters != nice) mixed = 1;
+        inflaters = nice;
+      } else if (!strncmp(name, "bg-worker-", 10)) {
+        int known = 0;
+        for (int i = 0; i < *nseen; i++) known |= !strcmp(names[i], name);
+        if (!known && *nseen < 8) { snprintf(names[*nseen], sizeof names[0], "%s", name); seen[(*nseen)++] = nice; }
+      }
+    }
+    closedir(d);
+    usleep(200);
+  }
+  pthread_join(t, NULL);
+  return w.st == BG_OK && !mixed ? inflaters : -99;
+}
+#endif
+
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 static double unif(void) { return (double)(next() >> 11) / 9007199254740992.0; }
@@ -221,24 +301,27 @@ int main(int argc, char **argv) {
   int passed = 0, failed = 0;
   int ndev = bg_cuda_device_count();
   /* inflate: NULL plain FASTQ; else bgzip input with BIOGPU_INFLATE_THREADS set to it ("" = the default) */
-  struct { int backend, threads, device; const char *name, *unit_alns, *inflate; } cfg[20];
+  struct { int backend, threads, device; const char *name, *unit_alns, *inflate, *worker_nice; } cfg[24];
   int nc = 0;
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread", NULL, NULL};
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads", NULL, NULL};
-  for (int d = 0; d < ndev && nc < 14; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL, NULL};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 1, 0, "cpu/1 thread", NULL, NULL, NULL};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/all threads", NULL, NULL, NULL};
+  for (int d = 0; d < ndev && nc < 14; d++) cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, d, "cuda", NULL, NULL, NULL};
   /* bgzip input, inflated by each file's thread alone and with helper threads (3 here; in the benchmark
    * the default, a quarter of the threads from 8 threads on) */
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip", NULL, "0"};
-  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip+helpers", NULL, bench ? "" : "3"};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip", NULL, "0", NULL};
+  cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/bgzip+helpers", NULL, bench ? "" : "3", NULL};
   if (ndev > 0) {
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip", NULL, "0"};
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip+helpers", NULL, bench ? "" : "3"};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip", NULL, "0", NULL};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CUDA, 0, 0, "cuda/bgzip+helpers", NULL, bench ? "" : "3", NULL};
   }
   /* the engine keeps a fragment's alignments explicitly, compactly or not at all (mapped again): the same
    * results whichever it uses (BIOGPU_UNIT_ALNS forces one) */
   if (!bench) {
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/explicit", "explicit", NULL};
-    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/remap", "remap", NULL};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/explicit", "explicit", NULL, NULL};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 0, 0, "cpu/remap", "remap", NULL, NULL};
+    /* the workers' priority (BIOGPU_WORKER_NICE) changes who runs first, never what comes out */
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 2, 0, "cpu/workers nice 0", NULL, NULL, "0"};
+    cfg[nc++] = (typeof(cfg[0])){BG_BACKEND_CPU, 2, 0, "cpu/workers nice 19", NULL, NULL, "19"};
   }
   printf("configurations: %d (cuda compiled: %d, devices: %d), pairs: %llu, background: %.0f %%\n", nc, bg_cuda_compiled(), ndev,
          (unsigned long long)(bench ? bench : pairs), background * 100);
@@ -252,6 +335,8 @@ int main(int argc, char **argv) {
     else unsetenv("BIOGPU_UNIT_ALNS");
     if (cfg[i].inflate && *cfg[i].inflate) setenv("BIOGPU_INFLATE_THREADS", cfg[i].inflate, 1);
     else unsetenv("BIOGPU_INFLATE_THREADS");
+    if (cfg[i].worker_nice) setenv("BIOGPU_WORKER_NICE", cfg[i].worker_nice, 1);
+    else unsetenv("BIOGPU_WORKER_NICE");
     double t0 = now();
     s = bg_run_analyze(run, &o, cfg[i].inflate ? z1 : r1, cfg[i].inflate ? z2 : r2);
     double dt = now() - t0;
@@ -326,6 +411,41 @@ int main(int argc, char **argv) {
     printf("%s BIOGPU_INFLATE_THREADS=lots refused: %s\n", ok ? "ok  " : "FAIL", bg_run_errmsg(run));
     ok ? passed++ : failed++;
     bg_run_free(run);
+  }
+  unsetenv("BIOGPU_WORKER_NICE");
+  if (!bench) { /* a bad BIOGPU_WORKER_NICE is refused by name; the workers run at the nice value asked */
+    bg_run_options_t o;
+    bg_run_options_init(&o);
+    o.backend = BG_BACKEND_CPU;
+    const char *bad[] = {"-1", "20", "low", ""};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+      bg_run_t *run = bg_run_new(db);
+      setenv("BIOGPU_WORKER_NICE", bad[b], 1);
+      s = bg_run_analyze(run, &o, r1, r2);
+      unsetenv("BIOGPU_WORKER_NICE");
+      char want[64];
+      snprintf(want, sizeof want, "found \"%s\"", bad[b]);
+      int ok = s == BG_ERR_INVALID_ARGUMENT && strstr(bg_run_errmsg(run), "BIOGPU_WORKER_NICE must be a whole number from 0 to 19") &&
+               strstr(bg_run_errmsg(run), want) && !bg_run_result_json(run, NULL);
+      printf("%s BIOGPU_WORKER_NICE=\"%s\" refused: %s\n", ok ? "ok  " : "FAIL", bad[b], bg_run_errmsg(run));
+      ok ? passed++ : failed++;
+      bg_run_free(run);
+    }
+#ifdef __linux__
+    const char *asked[] = {NULL, "0", "3", "19"};
+    int base = own_nice();
+    for (size_t k = 0; k < sizeof asked / sizeof asked[0]; k++) {
+      int by = asked[k] ? atoi(asked[k]) : 5, want = base + by > 19 ? 19 : base + by, seen[8], nseen = 0;
+      if (asked[k]) setenv("BIOGPU_WORKER_NICE", asked[k], 1);
+      int others = watch_worker_nice(db, r1, r2, seen, &nseen);
+      unsetenv("BIOGPU_WORKER_NICE");
+      int ok = nseen == 2 && others == base;
+      for (int i = 0; i < nseen; i++) ok &= seen[i] == want;
+      printf("%s BIOGPU_WORKER_NICE %s: both workers at nice %d (seen %d: %d %d), the inflaters at %d (%d)\n", ok ? "ok  " : "FAIL",
+             asked[k] ? asked[k] : "unset", want, nseen, nseen > 0 ? seen[0] : -99, nseen > 1 ? seen[1] : -99, base, others);
+      ok ? passed++ : failed++;
+    }
+#endif
   }
   if (bench) { /* the inflate ceiling: the bgzip pair through the reader alone, with more and more helpers */
     for (int h = 0; h <= 8; h = h ? 2 * h : 2) {

@@ -354,16 +354,30 @@ int main(void) {
     ok &= (u->mates >> 2) == 0 && bg_worker_unit_alns(&w, u, (const uint8_t *)"", &n1, &n2) == 0 && n1 == 5 && n2 == 0;
     for (int k = 0; k < n1; k++) ok &= memcmp(&w.a1[k], &in1[k], sizeof *in1) == 0;
     CHECK(ok, "explicit form: the supporting mate's alignments come back whole");
-    /* a gapped alignment among many: not kept, the mates are mapped again (here: bases that map nowhere) */
+    /* a gapped alignment among many: kept whole while the worker's allowance lasts, and it is used up */
+    bg_aln_t g1[40];
+    memcpy(g1, in1, sizeof in1);
+    g1[7].gapped = 1;
+    memcpy(w.a1, g1, sizeof g1); memcpy(w.a2, in2, sizeof in2);
+    size_t left = w.explicit_left;
+    ok = left >= 43 && bg_worker_add_unit(&w, 0, 100, 100, BG_KIND_RESFINDER, 3, set, 3, 40, 3) == 0;
+    u = &w.units[w.n_units - 1];
+    ok &= (u->mates >> 2) == 0 && w.explicit_left == left - 43;
+    ok &= bg_worker_unit_alns(&w, u, (const uint8_t *)"", &n1, &n2) == 0 && n1 == 40 && n2 == 3;
+    for (int k = 0; k < n1; k++) ok &= memcmp(&w.a1[k], &g1[k], sizeof *g1) == 0;
+    for (int k = 0; k < n2; k++) ok &= memcmp(&w.a2[k], &in2[k], sizeof *in2) == 0;
+    CHECK(ok, "a unit with a gapped alignment among many is kept whole, from the worker's allowance (%zu left)", w.explicit_left);
+    /* past the allowance: not kept, the mates are mapped again (here: bases that map nowhere) */
     memcpy(w.a1, in1, sizeof in1); memcpy(w.a2, in2, sizeof in2);
     w.a1[7].gapped = 1;
+    w.explicit_left = 42;
     static uint8_t bases[200];
     memset(bases, 'A', sizeof bases);
     ok = bg_worker_add_unit(&w, 0, 100, 100, BG_KIND_RESFINDER, 3, set, 3, 40, 3) == 0;
     u = &w.units[w.n_units - 1];
-    ok &= (u->mates >> 2) == 2 && u->aln_off == UINT32_MAX;
+    ok &= (u->mates >> 2) == 2 && u->aln_off == UINT32_MAX && w.explicit_left == 42;
     ok &= bg_worker_unit_alns(&w, u, bases, &n1, &n2) == 0 && n1 == 0 && n2 == 0;
-    CHECK(ok, "a unit with a gapped alignment among many is mapped again");
+    CHECK(ok, "past the allowance, a unit with a gapped alignment among many is mapped again");
     bg_worker_free(&w);
   }
 
