@@ -60,6 +60,13 @@
 #ifndef BG_READER_SLOTS
 #define BG_READER_SLOTS 32                       /* blocks in each ring (8 MiB): slack between R1, R2 and the parser */
 #endif
+#ifndef BG_READER_WAKE_BLOCKS
+/* A waiting parser is woken when this many blocks are ready, a waiting inflater when this many are free (or at
+ * the end): not at every block, so that the two do not take turns on a core block by block, each turn a
+ * context switch (in a VM, an inter-processor interrupt). */
+#define BG_READER_WAKE_BLOCKS 8
+#endif
+#define BG_WAKE (BG_READER_WAKE_BLOCKS < BG_READER_SLOTS ? BG_READER_WAKE_BLOCKS : BG_READER_SLOTS)
 #define BG_READER_MSG 512
 /* Bases per batch are capped so offsets (uint32_t) cannot overflow. */
 #define BG_READER_MAX_BATCH_BASES ((uint64_t)1 << 31)
@@ -217,6 +224,7 @@ typedef struct bg_source_t {
   pthread_cond_t can_fill, can_read;
   bg_slot_t slot[BG_READER_SLOTS];
   unsigned head, count;   /* consumer reads slot[head]; count = published, not yet released */
+  int fill_waiting, read_waiting; /* the inflater waits for free blocks / the consumer for published ones */
   int done;               /* inflater finished (EOF, error or stop) */
   bg_status_t status;     /* inflater result, valid once done */
   src_detail_t detail;
@@ -271,7 +279,11 @@ static int src_stopped(bg_source_t *s) { return atomic_load_explicit(&s->stop, m
 /* Inflater: waits for a free slot. NULL when stopped. */
 static bg_slot_t *slot_for_fill(bg_source_t *s) {
   pthread_mutex_lock(&s->mu);
-  while (s->count == BG_READER_SLOTS && !atomic_load(&s->stop)) pthread_cond_wait(&s->can_fill, &s->mu);
+  while (s->count == BG_READER_SLOTS && !atomic_load(&s->stop)) {
+    s->fill_waiting = 1;
+    pthread_cond_wait(&s->can_fill, &s->mu);
+  }
+  s->fill_waiting = 0;
   bg_slot_t *slot = atomic_load(&s->stop) ? NULL : &s->slot[(s->head + s->count) % BG_READER_SLOTS];
   pthread_mutex_unlock(&s->mu);
   return slot;
@@ -280,7 +292,7 @@ static bg_slot_t *slot_for_fill(bg_source_t *s) {
 static void slot_publish(bg_source_t *s) {
   pthread_mutex_lock(&s->mu);
   s->count++;
-  pthread_cond_signal(&s->can_read);
+  if (s->read_waiting && s->count >= BG_WAKE) pthread_cond_signal(&s->can_read);
   pthread_mutex_unlock(&s->mu);
   s->fill = NULL;
 }
@@ -907,9 +919,13 @@ static int src_next_block(bg_source_t *s, char *err, size_t err_len, bg_status_t
     s->count--;
     s->holding = 0;
     s->cur = NULL;
-    pthread_cond_signal(&s->can_fill);
+    if (s->fill_waiting && BG_READER_SLOTS - s->count >= BG_WAKE) pthread_cond_signal(&s->can_fill);
   }
-  while (s->count == 0 && !s->done) pthread_cond_wait(&s->can_read, &s->mu);
+  while (s->count == 0 && !s->done) {
+    s->read_waiting = 1;
+    pthread_cond_wait(&s->can_read, &s->mu);
+  }
+  s->read_waiting = 0;
   if (s->count > 0) {
     bg_slot_t *slot = &s->slot[s->head];
     s->cur = slot->data;
