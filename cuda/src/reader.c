@@ -134,27 +134,37 @@ static int quality_tail_ok(const char *q, size_t i, size_t n) {
 }
 
 #ifdef BG_HAVE_AVX2_FORMS
-/* 32 bytes a step: blocks of upper- or lower-case ACGT only are upper-cased in place; any other block
- * (N, IUPAC codes, invalid bytes) takes the table. */
-__attribute__((target("avx2"))) static size_t normalise_avx2(char *restrict dst, const char *restrict src, size_t n) {
-  const __m256i lower_bit = _mm256_set1_epi8((char)0xDF);
+/* One 32-byte step of normalise_avx2: 1 when every byte is printable (then written to dst: acgtACGT
+ * upper-cased, any other printable byte 'N'), 0 when one is not (nothing written). */
+__attribute__((target("avx2"))) static inline int normalise32(char *dst, const char *src) {
+  const __m256i lower_bit = _mm256_set1_epi8((char)0xDF), n = _mm256_set1_epi8('N');
   const __m256i a = _mm256_set1_epi8('A'), c = _mm256_set1_epi8('C');
   const __m256i g = _mm256_set1_epi8('G'), t = _mm256_set1_epi8('T');
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(src + i)), lower_bit);
-    __m256i ok = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, a), _mm256_cmpeq_epi8(v, c)),
+  const __m256i space = _mm256_set1_epi8(' '), del = _mm256_set1_epi8(127);
+  __m256i raw = _mm256_loadu_si256((const __m256i *)src), v = _mm256_and_si256(raw, lower_bit);
+  __m256i acgt = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, a), _mm256_cmpeq_epi8(v, c)),
                                  _mm256_or_si256(_mm256_cmpeq_epi8(v, g), _mm256_cmpeq_epi8(v, t)));
-    if ((uint32_t)_mm256_movemask_epi8(ok) == 0xFFFFFFFFu) {
-      _mm256_storeu_si256((__m256i *)(dst + i), v);
-    } else {
-      size_t bad = normalise_tail(dst, src, i, i + 32);
-      if (bad < i + 32) return bad;
-    }
+  if ((uint32_t)_mm256_movemask_epi8(acgt) != 0xFFFFFFFFu) { /* N, IUPAC codes or invalid bytes */
+    /* printable: 32 < byte < 127 (signed compares: bytes >= 0x80 are negative) */
+    __m256i printable = _mm256_and_si256(_mm256_cmpgt_epi8(raw, space), _mm256_cmpgt_epi8(del, raw));
+    if ((uint32_t)_mm256_movemask_epi8(printable) != 0xFFFFFFFFu) return 0;
+    v = _mm256_blendv_epi8(n, v, acgt);
   }
-  return normalise_tail(dst, src, i, n);
+  _mm256_storeu_si256((__m256i *)dst, v);
+  return 1;
 }
-/* 1 when every byte is a Phred+33 quality character ('!'..'~'). */
+
+/* 32 bytes a step, the last step overlapping the one before when n is not a multiple of 32 (it writes the
+ * same bytes again); as normalise_tail (the table) byte for byte, which finds an invalid byte's index. */
+__attribute__((target("avx2"))) static size_t normalise_avx2(char *restrict dst, const char *restrict src, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    if (!normalise32(dst + i, src + i)) return normalise_tail(dst, src, i, n);
+  if (i == n) return n;
+  if (n < 32 || !normalise32(dst + n - 32, src + n - 32)) return normalise_tail(dst, src, i, n);
+  return n;
+}
+/* 1 when every byte is a Phred+33 quality character ('!'..'~'); the last step overlaps as in normalise_avx2. */
 __attribute__((target("avx2"))) static int quality_ok_avx2(const char *q, size_t n) {
   const __m256i lo = _mm256_set1_epi8('!'), hi = _mm256_set1_epi8('~');
   __m256i bad = _mm256_setzero_si256();
@@ -162,6 +172,11 @@ __attribute__((target("avx2"))) static int quality_ok_avx2(const char *q, size_t
   for (; i + 32 <= n; i += 32) { /* signed compares: bytes >= 0x80 are negative, so below '!' */
     __m256i v = _mm256_loadu_si256((const __m256i *)(q + i));
     bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi8(lo, v), _mm256_cmpgt_epi8(v, hi)));
+  }
+  if (i < n && n >= 32) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(q + n - 32));
+    bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi8(lo, v), _mm256_cmpgt_epi8(v, hi)));
+    i = n;
   }
   return _mm256_testz_si256(bad, bad) && quality_tail_ok(q, i, n);
 }

@@ -458,46 +458,58 @@ static void test_last_record_without_newline_and_fname_header(void) {
 static void test_every_column_is_normalised_and_checked(void) {
   static const unsigned char bad_qual[] = {0x20, 0x7f, 0x80, 0xff, 0x1f};
   static const unsigned char bad_seq[] = {0x01, 0x7f, 0x80, 0xff, 0x09};
+  /* around each multiple of 32 (the SIMD step; the last step overlaps the one before) */
   static const size_t lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                                31, 32, 33, 47, 48, 49, 63, 64, 65, 80};
+                                31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 95, 96, 97, 150, 151};
   int ok = 1;
-  for (size_t li = 0; li < sizeof lens / sizeof *lens && ok; li++) {
-    size_t len = lens[li];
-    char seq[81], want[81], qual[81], msg[64];
-    for (size_t i = 0; i < len; i++) {
-      seq[i] = "ACGTacgtNnRYKMSWBDHV"[(i * 7 + len) % 20];
-      want[i] = "ACGTACGTNNNNNNNNNNNN"[(i * 7 + len) % 20];
-      qual[i] = (char)('!' + (i * 13 + len) % 94);
-    }
-    seq[len] = want[len] = qual[len] = 0;
-    buf_t a = {0}, b = {0};
-    rec(&a, "@c", seq, "+", qual);
-    rec(&b, "@c", "A", "+", NULL);
-    char *p2 = strdup(write_file("col_R2.fq", b.p, b.n));
-    result_t res = read_all(write_file("col_R1.fq", a.p, a.n), p2, 10, 0);
-    ok &= res.st == BG_OK && res.seq1.n == len && memcmp(res.seq1.p, want, len) == 0;
-    CHECK(ok, "%zu bases: %d %s", len, res.st, res.err);
-    result_free(&res);
-    for (size_t col = 0; col < len && ok; col++) {
-      for (int kind = 0; kind < 2 && ok; kind++) {
-        char s2[81], q2[81];
-        memcpy(s2, seq, len + 1);
-        memcpy(q2, qual, len + 1);
-        unsigned char x = kind ? bad_seq[col % sizeof bad_seq] : bad_qual[col % sizeof bad_qual];
-        (kind ? s2 : q2)[col] = (char)x;
-        buf_t c = {0};
-        rec(&c, "@c", s2, "+", q2);
-        res = read_all(write_file("col_bad_R1.fq", c.p, c.n), p2, 10, 0);
-        snprintf(msg, sizeof msg, "%s byte 0x%02X at column %zu", kind ? "non-text" : "invalid", x, col + 1);
-        ok &= res.st == BG_ERR_MALFORMED_FASTQ && strstr(res.err, msg) != NULL;
-        CHECK(ok, "%zu bases, %s column %zu: %d %s", len, kind ? "sequence" : "quality", col + 1, res.st, res.err);
-        result_free(&res);
-        buf_free(&c);
+  /* alphabets: ACGT of both cases with N and IUPAC codes throughout; ACGT of both cases only */
+  for (int alpha = 0; alpha < 2 && ok; alpha++)
+    for (size_t li = 0; li < sizeof lens / sizeof *lens && ok; li++) {
+      size_t len = lens[li];
+      char seq[160], want[160], qual[160], msg[64];
+      for (size_t i = 0; i < len; i++) {
+        size_t k = alpha ? (i * 5 + len) % 8 : (i * 7 + len) % 20;
+        seq[i] = "ACGTacgtNnRYKMSWBDHV"[k];
+        want[i] = "ACGTACGTNNNNNNNNNNNN"[k];
+        qual[i] = (char)('!' + (i * 13 + len) % 94);
       }
+      seq[len] = want[len] = qual[len] = 0;
+      buf_t a = {0}, b = {0};
+      rec(&a, "@c", seq, "+", qual);
+      rec(&b, "@c", "A", "+", NULL);
+      char *p2 = strdup(write_file("col_R2.fq", b.p, b.n));
+      result_t res = read_all(write_file("col_R1.fq", a.p, a.n), p2, 10, 0);
+      ok &= res.st == BG_OK && res.seq1.n == len && memcmp(res.seq1.p, want, len) == 0;
+      CHECK(ok, "alphabet %d, %zu bases: %d %s", alpha, len, res.st, res.err);
+      result_free(&res);
+      for (size_t col = 0; col < len && ok; col++) {
+        for (int kind = 0; kind < 3 && ok; kind++) { /* a bad quality byte, a bad sequence byte, one N */
+          char s2[160], q2[160], w2[160];
+          memcpy(s2, seq, len + 1);
+          memcpy(q2, qual, len + 1);
+          memcpy(w2, want, len + 1);
+          unsigned char x = kind == 1 ? bad_seq[col % sizeof bad_seq] : bad_qual[col % sizeof bad_qual];
+          if (kind == 2) s2[col] = col % 2 ? 'n' : '*', w2[col] = 'N';
+          else (kind ? s2 : q2)[col] = (char)x;
+          buf_t c = {0};
+          rec(&c, "@c", s2, "+", q2);
+          res = read_all(write_file("col_bad_R1.fq", c.p, c.n), p2, 10, 0);
+          if (kind == 2) {
+            ok &= res.st == BG_OK && res.seq1.n == len && memcmp(res.seq1.p, w2, len) == 0;
+            CHECK(ok, "alphabet %d, %zu bases, N at column %zu: %d %s", alpha, len, col + 1, res.st, res.err);
+          } else {
+            snprintf(msg, sizeof msg, "%s byte 0x%02X at column %zu", kind ? "non-text" : "invalid", x, col + 1);
+            ok &= res.st == BG_ERR_MALFORMED_FASTQ && strstr(res.err, msg) != NULL;
+            CHECK(ok, "alphabet %d, %zu bases, %s column %zu: %d %s", alpha, len, kind ? "sequence" : "quality", col + 1, res.st,
+                  res.err);
+          }
+          result_free(&res);
+          buf_free(&c);
+        }
+      }
+      buf_free(&a), buf_free(&b);
+      free(p2);
     }
-    buf_free(&a), buf_free(&b);
-    free(p2);
-  }
 }
 
 static void test_zero_length_reads_are_kept(void) {
