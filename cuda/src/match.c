@@ -351,6 +351,10 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     if (ov >= MIN_ALIGNED && !needs_dp(ov, mm)) any_clean = 1;
   }
   if (!any_clean) {
+    /* a family's alleles are often identical over a read's band: an alignment against the same bases at the
+     * same diagonal and strand is taken from the one already done, not computed again (same result) */
+    struct { int32_t diag; uint32_t strand; int64_t lo, hi; const uint8_t *t; dp_res_t r; } done[MAX_GAPPED];
+    int ndone = 0;
     for (int round = 0; round < MAX_GAPPED; round++) {
       /* the not-yet-gapped candidate with the fewest ungapped mismatches per aligned base */
       size_t pick = SIZE_MAX;
@@ -364,8 +368,23 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
       const bg_target_t *tg = &db->targets[a->target];
       const uint8_t *q = oriented(m, seq, len, a->strand);
       if (!q) return -1;
+      const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
+      int64_t lo = (int64_t)a->diag - BAND - 1, hi = (int64_t)a->diag + len + BAND + 1; /* all banded() reads */
+      if (lo < 0) lo = 0;
+      if (hi > tg->len) hi = tg->len;
+      int same = -1;
+      for (int k = 0; k < ndone && same < 0; k++)
+        if (done[k].diag == a->diag && done[k].strand == a->strand && done[k].lo == lo && done[k].hi == hi &&
+            memcmp(done[k].t + lo, t + lo, (size_t)(hi - lo)) == 0)
+          same = k;
       dp_res_t r;
-      if (banded(m, q, len, (const uint8_t *)bg_tseq(db, tg), tg->len, a->diag, 0, &r) != 0) return -1;
+      if (same >= 0) r = done[same].r;
+      else {
+        if (banded(m, q, len, t, tg->len, a->diag, 0, &r) != 0) return -1;
+        done[ndone].diag = a->diag; done[ndone].strand = a->strand; done[ndone].lo = lo; done[ndone].hi = hi;
+        done[ndone].t = t; done[ndone].r = r;
+        ndone++;
+      }
       if (r.score > a->score) { a->score = r.score; a->mism = r.alen - r.matches; a->alen = r.alen; a->gapped = 2; }
       else a->gapped = 3; /* tried, ungapped kept */
     }
