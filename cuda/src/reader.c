@@ -967,6 +967,20 @@ static int src_next_block(bg_source_t *s, char *err, size_t err_len, bg_status_t
 }
 
 /* Next line without its '\n' and trailing '\r'. 1: line; 0: end of file; -1: error (status in *st). */
+/* memchr(p, '\n', left), inline: FASTQ lines are short (a header, 75-300 bases), and the library call's set-up
+ * costs as much as the search. */
+static inline const char *find_nl(const char *p, size_t left) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; i + 16 <= left; i += 16) {
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+    if (m) return p + i + __builtin_ctz(m);
+  }
+#endif
+  return i < left ? memchr(p + i, '\n', left - i) : NULL;
+}
+
 static inline int src_line(bg_source_t *s, const char **line, size_t *len, char *err, size_t err_len,
                            bg_status_t *st) {
   while (s->pos >= s->cur_len) {
@@ -979,7 +993,7 @@ static inline int src_line(bg_source_t *s, const char **line, size_t *len, char 
   }
   const char *p = s->cur + s->pos;
   size_t left = s->cur_len - s->pos;
-  const char *nl = memchr(p, '\n', left);
+  const char *nl = find_nl(p, left);
   size_t n = nl ? (size_t)(nl - p) : left;
   s->pos += nl ? n + 1 : n;
   if (n > 0 && p[n - 1] == '\r') n--;
