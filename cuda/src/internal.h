@@ -236,6 +236,12 @@ typedef void (*bg_col_fn)(void *ctx, uint32_t tpos, uint8_t rbase, const uint8_t
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, bg_col_fn fn,
                        void *ctx);
 /**
+ * The columns bg_align_walk would give fn at the target positions tpos[0..n) only, read directly when the
+ * alignment is ungapped; a gapped one is walked whole, so fn must ignore the other columns.
+ */
+void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, const uint32_t *tpos,
+                      uint32_t n, bg_col_fn fn, void *ctx);
+/**
  * Adds a read's aligned bases to a pileup of 5 counts per target position (A C G T, deletion): the
  * columns bg_align_walk would give `fn`, counted directly when the alignment is ungapped (the common
  * case); a gapped one is walked with fn(ctx), which must count the same way into cnt.

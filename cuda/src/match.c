@@ -421,6 +421,20 @@ void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_a
     if (q[i] != 'N') cnt[(a->diag + i) * 5 + bg_norm_code(q[i])]++;
 }
 
+void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, const uint32_t *tpos,
+                      uint32_t n, bg_col_fn fn, void *ctx) {
+  if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return; }
+  const bg_target_t *tg = &m->db->targets[a->target];
+  const uint8_t *q = oriented(m, seq, len, a->strand);
+  if (!q) return;
+  int64_t s, e;
+  overlap(a->diag, len, tg->len, &s, &e);
+  for (uint32_t k = 0; k < n; k++) {
+    int64_t i = (int64_t)tpos[k] - a->diag;
+    if (i >= s && i < e) fn(ctx, tpos[k], q[i], NULL, 0);
+  }
+}
+
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
   const bg_db_t *db = m->db;
   const bg_target_t *tg = &db->targets[a->target];

@@ -90,6 +90,19 @@ static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
   for (uint32_t i = 0; i < c->n; i++) if (!c->sr[i].done) memset(&c->sr[i], 0, sizeof c->sr[i]);
 }
 
+/* The target positions site_col looks at (a codon's three, a base, an insertion's two flanks), into cols (3 per
+ * site at most); returns how many. An ungapped alignment is read at these alone (bg_align_walk_at). */
+static uint32_t site_columns(const walk_ctx_t *c, uint32_t *cols) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    const bg_site_t *s = &c->sites[i];
+    if (s->tidx < 0) continue;
+    uint32_t span = s->type == BG_MUT_AA ? 3 : s->type == BG_MUT_NUC ? 1 : 2;
+    for (uint32_t d = 0; d < span; d++) cols[n++] = (uint32_t)s->tidx + d;
+  }
+  return n;
+}
+
 /* Whether an alignment of a read of `len` bases can reach any of the target's sites (a site spans at most
  * its position and the two after it; a gapped alignment stays within the band). Most fragments of a
  * catalogued gene cover none of its few sites and are not walked. */
@@ -202,10 +215,11 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
   uint32_t max_sites = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) if (db->targets[t].n_sites > max_sites) max_sites = db->targets[t].n_sites;
   site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
+  uint32_t *cols = calloc(max_sites ? 3 * (size_t)max_sites : 1, sizeof *cols);
   species_t sp = species_of(db);
   uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
   bg_status_t st = BG_OK;
-  if (!sr || !sp.sp || !weight) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  if (!sr || !cols || !sp.sp || !weight) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
   /* the species' own fragments are counted (pass 0) only when some fragment has targets of several species */
   int any_mixed = 0;
   for (int wi = 0; wi < nw && !any_mixed; wi++)
@@ -245,6 +259,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
           if (!tg->n_sites) continue;
           memset(sr, 0, tg->n_sites * sizeof *sr);
           walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
+          uint32_t ncols = site_columns(&c, cols);
           for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
             const bg_aln_t *as = m ? w->a2 : w->a1;
             const uint8_t *s = m ? s2 : s1;
@@ -252,7 +267,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
             for (int a = 0; a < (m ? n2 : n1); a++)
               if (as[a].target == t) {
                 if (close_enough(&as[a], min_id) && reaches_site(&c, &as[a], len)) {
-                  bg_align_walk(&w->m, s, len, &as[a], site_col, &c);
+                  bg_align_walk_at(&w->m, s, len, &as[a], cols, ncols, site_col, &c);
                   flush(&c, obs, tg->first_site);
                 }
                 break;
@@ -262,6 +277,6 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       }
     }
 out:
-  free(sr); free(sp.sp); free(sp.first); free(weight);
+  free(sr); free(cols); free(sp.sp); free(sp.first); free(weight);
   return st;
 }

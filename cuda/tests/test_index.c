@@ -155,8 +155,39 @@ static void test_gapped_walk_matches_the_reference(void) {
       printf("  case %d: tlen %u, read %u, diag %d: %u columns, reference %u\n", c, tlen, L, diag, w.n, nw);
     }
   }
+  /* bg_align_walk_at: an ungapped alignment's columns at chosen target positions (some outside the overlap) are
+   * the full walk's columns there; a gapped one is walked whole */
+  int bad_at = 0, picked = 0;
+  for (int c = 0; c < 20000 && bad_at < 3; c++) {
+    uint32_t tlen = 30 + RND() % 400, L = 21 + RND() % 280;
+    for (uint32_t i = 0; i < tlen; i++) seqs[i] = "ACGT"[RND() & 3];
+    tg[0].len = tlen;
+    uint8_t q[320];
+    for (uint32_t i = 0; i < L; i++) q[i] = (uint8_t)"ACGTN"[RND() % 5];
+    bg_aln_t a = {.target = 0, .strand = RND() & 1, .diag = (int32_t)(RND() % (tlen + 60)) - 40, .gapped = RND() % 4 == 0};
+    uint32_t pos[24], np = 0;
+    for (uint32_t p = RND() % 8; p < tlen + 10 && np < 24; p += 1 + RND() % 40) pos[np++] = p;
+    bg_mapper_forget(&m);
+    walk_rec_t full = {want, 0, 4096}, at = {got, 0, 4096};
+    bg_align_walk(&m, q, L, &a, rec_col, &full);
+    bg_mapper_forget(&m);
+    bg_align_walk_at(&m, q, L, &a, pos, np, rec_col, &at);
+    uint32_t nsub = 0;
+    if (a.gapped) nsub = full.n; /* walked whole */
+    else
+      for (uint32_t k = 0; k < full.n; k++) {
+        uint32_t tp = (want[k] >> 8) & 0xFFFFF;
+        for (uint32_t j = 0; j < np; j++) if (pos[j] == tp) { want[nsub++] = want[k]; break; }
+      }
+    picked += (int)nsub;
+    if (at.n != nsub || memcmp(got, want, nsub * sizeof *got) != 0) {
+      bad_at++;
+      printf("  walk_at case %d: tlen %u, read %u, diag %d, gapped %u: %u columns, expected %u\n", c, tlen, L, a.diag, a.gapped, at.n, nsub);
+    }
+  }
 #undef RND
   CHECK(bad == 0 && gapped_cols > 1000, "gapped walks differ from the reference in %d cases (%d indel columns)", bad, gapped_cols);
+  CHECK(bad_at == 0 && picked > 10000, "walks at chosen positions differ from the full walk's columns there in %d cases (%d columns)", bad_at, picked);
   bg_mapper_free(&m);
   free(got); free(want);
 }
