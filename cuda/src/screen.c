@@ -182,6 +182,27 @@ __attribute__((target("avx512f,avx512dq"))) static void mix_all_avx512(uint64_t 
 }
 #endif
 
+#ifdef BG_HAVE_AVX2_FORMS
+/* How many of n hashes have all their filter bits set (bg_filter_add_bits), eight at a time: the words
+ * gathered, the three bits of each made by lane shifts. */
+__attribute__((target("avx512f,avx512dq"))) static uint32_t probe_avx512(const uint64_t *words, uint64_t mask,
+                                                                        const uint64_t *h, uint32_t n) {
+  const __m512i wmask = _mm512_set1_epi64((long long)mask), low6 = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+  uint32_t hits = 0;
+  for (uint32_t i = 0; i < n; i += 8) {
+    __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+    __m512i v = _mm512_maskz_loadu_epi64(k, h + i);
+    __m512i m = _mm512_or_si512(
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(v, 40), low6)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(v, 46), low6))),
+        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(v, 52), low6)));
+    __m512i w = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), k, _mm512_and_si512(v, wmask), words, 8);
+    hits += (uint32_t)__builtin_popcount(_mm512_mask_cmpeq_epi64_mask(k, _mm512_and_si512(w, m), m));
+  }
+  return hits;
+}
+#endif
+
 /* bg_mix64 of n values in place; simd: 0 the scalar form, 1 AVX2 forms at most (the same), 2 the fastest. */
 static void mix_all(uint64_t *x, uint32_t n, int simd) {
 #ifdef BG_HAVE_AVX2_FORMS
@@ -215,6 +236,9 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
   uint64_t h[2][512];
   uint32_t k[2] = {0, 0};
   const uint64_t *words = db->filter, mask = db->filter_mask;
+#ifdef BG_HAVE_AVX2_FORMS
+  const int wide = bg_avx512_usable();
+#endif
   for (uint32_t i = 0; i <= n; i++) {
     uint64_t *cur = h[i & 1];
     k[i & 1] = 0;
@@ -239,11 +263,15 @@ void bg_screen_batch_cpu(const bg_db_t *db, const uint8_t *seq1, const uint32_t 
       const uint64_t *prev = h[(i - 1) & 1];
       uint32_t c = k[(i - 1) & 1];
       uint32_t hits = 0; /* every probe, without an early exit: nearly all pairs test them all anyway */
-      for (uint32_t j = 0; j < c; j++) {
-        uint64_t wi, m;
-        bg_filter_add_bits(prev[j], &wi, &m, mask);
-        hits += (words[wi] & m) == m;
-      }
+#ifdef BG_HAVE_AVX2_FORMS
+      if (wide) hits = probe_avx512(words, mask, prev, c);
+      else
+#endif
+        for (uint32_t j = 0; j < c; j++) {
+          uint64_t wi, m;
+          bg_filter_add_bits(prev[j], &wi, &m, mask);
+          hits += (words[wi] & m) == m;
+        }
       flags[i - 1] = hits >= BG_SCREEN_NEED;
     }
   }
