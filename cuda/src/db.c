@@ -536,7 +536,7 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
   uint32_t n_rf = b.nt;
   if (s == BG_OK && pointfinder_dir && *pointfinder_dir) s = load_pointfinder(&b, pointfinder_dir, species_csv);
   if (s != BG_OK) { builder_free(&b); return s; }
-  qsort(b.s, b.ns, sizeof *b.s, cmp_site);
+  if (b.ns > 1) qsort(b.s, b.ns, sizeof *b.s, cmp_site); /* b.s is NULL without sites */
   /* flatten */
   bg_buf_t strings = {0}, seqs = {0};
   bg_target_t *targets = calloc(b.nt, sizeof *targets);
