@@ -32,6 +32,8 @@ const str = z.string().trim();
 const optStr = z.preprocess((v) => (v === "" || v === null ? undefined : v), str.min(1).optional());
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number) => z.coerce.number().finite().min(min);
+const optInt = (min: number, max: number) =>
+  z.preprocess((v) => (v === "" || v === null ? undefined : v), int(min, max).optional());
 const csv = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(str.min(1)),
@@ -92,6 +94,16 @@ export const SETTINGS = {
   ENGINE_THREADS: { schema: int(0, 4096), default: 0, doc: "CPU threads per job (0 = all cores)" },
   WORKERS: { schema: int(1, 256), default: 1, doc: "Jobs run at once (engine workers)" },
   BIOGPU_LIB: { schema: optStr, default: undefined, doc: "Path of libbiogpu.so" },
+  BIOGPU_INFLATE_THREADS: {
+    schema: optInt(0, 16),
+    default: undefined,
+    doc: "Engine: helper threads inflating each bgzip file (unset: a quarter of the threads from 8 on)",
+  },
+  BIOGPU_WORKER_NICE: {
+    schema: optInt(0, 19),
+    default: undefined,
+    doc: "Engine: nice value added to the screening/mapping threads (unset: 5)",
+  },
   REFERENCE_DB_PATH: {
     schema: str.min(1),
     default: "/usr/share/resfinder/db",
@@ -246,6 +258,24 @@ export async function loadConfig(o: LoadConfigOptions = {}): Promise<Config> {
     );
   }
   return config;
+}
+
+/** The settings the engine reads from the process environment when each analysis starts. */
+export const ENGINE_ENV_KEYS = ["BIOGPU_LIB", "BIOGPU_INFLATE_THREADS", "BIOGPU_WORKER_NICE"] as const;
+
+/**
+ * Puts the engine's settings, validated by {@link loadConfig} (so a bad value stops the service at start
+ * instead of failing every job), into the environment the engine reads, in the form it parses (`5`, not
+ * `5.0`). A value from the config file reaches the engine this way too.
+ */
+export function exportEngineSettings(
+  config: Config,
+  env: { set(key: string, value: string): void } = Deno.env,
+): void {
+  for (const key of ENGINE_ENV_KEYS) {
+    const value = config[key];
+    if (value !== undefined) env.set(key, String(value));
+  }
 }
 
 /**

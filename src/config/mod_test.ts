@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertAuthConfigured, ConfigError, loadConfig, redacted } from "./mod.ts";
+import { assertAuthConfigured, ConfigError, exportEngineSettings, loadConfig, redacted } from "./mod.ts";
 
 const noFile = () => Promise.reject(new Deno.errors.NotFound("no such file"));
 
@@ -85,4 +85,38 @@ Deno.test("redaction hides secrets and URL passwords", async () => {
   assert.ok(!text.includes("s3cret-value"));
   assert.ok(!text.includes("hunter2"));
   assert.equal(c.JWT_SECRET, "s3cret-value");
+});
+
+Deno.test("the engine's settings are checked at start and handed to the engine in the form it parses", async () => {
+  for (
+    const [key, bad] of [["BIOGPU_WORKER_NICE", "20"], ["BIOGPU_WORKER_NICE", "low"], [
+      "BIOGPU_INFLATE_THREADS",
+      "-1",
+    ]]
+  ) {
+    await assert.rejects(
+      () => loadConfig({ env: { [key]: bad }, readFile: noFile }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === key &&
+        new RegExp(`Invalid ${key} \\(from environment\\)`).test(e.message),
+      `${key}=${bad}`,
+    );
+  }
+  const unset = await loadConfig({ env: { BIOGPU_WORKER_NICE: "" }, readFile: noFile });
+  assert.equal(unset.BIOGPU_WORKER_NICE, undefined);
+  const c = await loadConfig({
+    args: ["--config", "c.json"],
+    env: { BIOGPU_WORKER_NICE: "3.0" },
+    readFile: () => Promise.resolve(JSON.stringify({ BIOGPU_INFLATE_THREADS: 2, BIOGPU_LIB: "/opt/lib.so" })),
+  });
+  const set = new Map<string, string>();
+  exportEngineSettings(c, { set: (k, v) => set.set(k, v) });
+  assert.deepEqual(Object.fromEntries(set), {
+    BIOGPU_LIB: "/opt/lib.so",
+    BIOGPU_INFLATE_THREADS: "2",
+    BIOGPU_WORKER_NICE: "3",
+  });
+  set.clear();
+  exportEngineSettings(await loadConfig({ env: {}, readFile: noFile }), { set: (k, v) => set.set(k, v) });
+  assert.equal(set.size, 0, "nothing set: the engine keeps its defaults");
 });

@@ -13,7 +13,7 @@
  */
 
 import { type EngineInfo, engineInfo } from "../../ffi/mod.ts";
-import { type Config, redacted } from "../config/mod.ts";
+import { type Config, exportEngineSettings, redacted } from "../config/mod.ts";
 import { startHttpServer } from "../http/server.ts";
 import { DbCache } from "../jobs/db_cache.ts";
 import { JobWorker } from "../jobs/worker.ts";
@@ -54,7 +54,7 @@ export interface StartServiceOptions {
 export async function startService(config: Config, o: StartServiceOptions = {}): Promise<Service> {
   const log = o.log ?? createLogger({ level: config.LOG_LEVEL, base: { worker_id: config.WORKER_ID } });
   log.info("Starting BioGPU Stream", { config: redacted(config) });
-  if (config.BIOGPU_LIB && !Deno.env.get("BIOGPU_LIB")) Deno.env.set("BIOGPU_LIB", config.BIOGPU_LIB);
+  exportEngineSettings(config);
   const engine = engineInfo();
   log.info("Engine loaded", { ...engine });
   if (config.ENGINE_BACKEND === "cuda" && engine.cudaDevices === 0) {
