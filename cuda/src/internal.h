@@ -208,6 +208,7 @@ typedef struct bg_mapper_t {
   bg_seedset_t cache[2]; int cache_next;
   uint64_t *cand_bits;   /* one bit per (target, strand), zero between reads */
   const uint8_t *skip;   /* per target, 1: left out of this run (a PointFinder species not chosen); NULL: none */
+  int banded_simd;       /* 1: gapped alignments filled in AVX-512 (the CPU has it); 0: one cell at a time (same) */
 } bg_mapper_t;
 
 void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db);
@@ -241,6 +242,10 @@ uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const b
  */
 void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, const uint32_t *tpos,
                       uint32_t n, bg_col_fn fn, void *ctx);
+/** Tests: the banded gapped alignment's best score (aligned columns and matches via alen, matches), in the
+ *  mapper's form (m->banded_simd); -1 out of memory. */
+int32_t bg_banded_score(bg_mapper_t *m, const uint8_t *q, uint32_t len, const uint8_t *t, uint32_t tlen, int32_t diag,
+                        uint32_t *alen, uint32_t *matches);
 /**
  * Adds a read's aligned bases to a pileup of 5 counts per target position (A C G T, deletion): the
  * columns bg_align_walk would give `fn`, counted directly when the alignment is ungapped (the common

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "internal.h"
 
 #define SEED_STRIDE 3
@@ -20,7 +21,13 @@
 #define SC_GAP_EXT 2    /* cost of each further gap base */
 #define MIN_READ_IDENTITY 0.80
 
-void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) { memset(m, 0, sizeof *m); m->db = db; }
+void bg_mapper_init(bg_mapper_t *m, const bg_db_t *db) {
+  memset(m, 0, sizeof *m);
+  m->db = db;
+#ifdef BG_HAVE_AVX2_FORMS
+  m->banded_simd = bg_avx512vbmi_usable(); /* AVX-512 BW and VL come with it */
+#endif
+}
 
 void bg_mapper_free(bg_mapper_t *m) {
   free(m->keys); free(m->alns); free(m->rc); free(m->dp); free(m->ops); free(m->vote_keys); free(m->vote_cnt); free(m->seeds); free(m->cache[0].s); free(m->cache[1].s);
@@ -71,15 +78,13 @@ typedef struct dp_res_t {
   uint32_t q0, t0;        /* start of the local alignment */
 } dp_res_t;
 
-/* Banded Gotoh local alignment of q against t around diag. Ops written to m->ops when want_ops. */
-static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t, uint32_t tlen, int32_t diag,
-                  int want_ops, dp_res_t *r) {
+/* The banded Gotoh local alignment's fill, one cell at a time: traceback bits into tb ((L + 1) rows of W), the
+ * best cell (the first of the highest score, rows then columns) into *best, *bi, *bj. H, E, F: 3 (L + 1) W. */
+static void banded_fill_scalar(int32_t *H, const uint8_t *q, uint32_t L, const uint8_t *t, uint32_t tlen, int32_t diag,
+                               uint8_t *tb, int32_t *best_out, uint32_t *bi_out, int *bj_out) {
   const int W = 2 * BAND + 1;
   size_t cells = (size_t)(L + 1) * W;
-  if (bg_grow((void **)&m->dp, &m->cap_dp, cells * 3, sizeof(int32_t)) != 0) return -1;
-  if (bg_grow((void **)&m->ops, &m->cap_ops, cells + 2 * (size_t)L + 2 * BAND + 8, 1) != 0) return -1;
-  int32_t *H = m->dp, *E = H + cells, *F = E + cells;
-  uint8_t *tb = m->ops; /* traceback bits share the ops buffer's tail: ops go after cells */
+  int32_t *E = H + cells, *F = E + cells;
   const int32_t NEG = -(1 << 28);
   for (int j = 0; j < W; j++) { H[j] = 0; E[j] = NEG; F[j] = NEG; tb[j] = 0; }
   int32_t best = 0;
@@ -126,6 +131,123 @@ static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t
       bj = better ? j : bj;
     }
   }
+  *best_out = best; *bi_out = bi; *bj_out = bj;
+}
+
+#ifdef BG_HAVE_AVX2_FORMS
+#include <immintrin.h>
+/* Reads up to this long take banded_fill_avx512: its 16-bit scores stay below 2 L + 48. */
+#define BANDED_SIMD_MAX_LEN 16000u
+
+/* banded_fill_scalar a row at a time: the band's W (<= 32) cells of a row in the 16-bit lanes of one vector.
+ * E comes from the row before (one lane over), the diagonal score from it directly; F, the gap along the row,
+ * is a running maximum: F[j] = max(Hd[j-1] - open, F[j-1] - ext), where Hd is the cell's score before F is
+ * considered (when F wins a cell, opening after it never beats extending), i.e. F[j] + ext (j - 1) is the
+ * maximum of Hd[k] - open + ext k over k < j: a prefix maximum in five shifted steps. Scores below -8 never
+ * win a cell or a gap choice, so the scalar form's -2^28 is -30000 here (saturating). Same cells, same bits,
+ * same best cell. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void banded_fill_avx512(const uint8_t *q, uint32_t L,
+                                                                                   const uint8_t *t, uint32_t tlen,
+                                                                                   int32_t diag, uint8_t *tb,
+                                                                                   int32_t *best_out, uint32_t *bi_out,
+                                                                                   int *bj_out) {
+  enum { W = 2 * BAND + 1, NEG16 = -30000 };
+  _Static_assert(W <= 32, "the band fits one vector of 16-bit lanes");
+  const __m512i neg = _mm512_set1_epi16(NEG16), zero = _mm512_setzero_si512();
+  const __m512i go = _mm512_set1_epi16(SC_GAP_OPEN), ge = _mm512_set1_epi16(SC_GAP_EXT);
+  const __m512i lane = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12,
+                                        11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i ge_lane = _mm512_mullo_epi16(lane, ge); /* ext * j */
+  const __m512i down1 = _mm512_add_epi16(lane, _mm512_set1_epi16(1)); /* lane j takes lane j + 1 */
+  const __m512i up[5] = {_mm512_sub_epi16(lane, _mm512_set1_epi16(1)), _mm512_sub_epi16(lane, _mm512_set1_epi16(2)),
+                         _mm512_sub_epi16(lane, _mm512_set1_epi16(4)), _mm512_sub_epi16(lane, _mm512_set1_epi16(8)),
+                         _mm512_sub_epi16(lane, _mm512_set1_epi16(16))}; /* lane j takes lane j - s */
+  const __mmask32 in_w = (__mmask32)((1ull << W) - 1), before_last = (__mmask32)((1ull << (W - 1)) - 1);
+  __m512i hp = zero, ep = neg; /* row 0: H 0, E none */
+  memset(tb, 0, W);
+  int32_t best = 0;
+  uint32_t bi = 0;
+  int bj = 0;
+  for (uint32_t i = 1; i <= L; i++) {
+    int64_t t0 = (int64_t)diag + i - BAND;
+    int jlo = t0 < 0 ? (int)(t0 < -W ? W : -t0) : 0;
+    int jhi = (int64_t)tlen - t0 < W - 1 ? (int)((int64_t)tlen - t0) : W - 1;
+    __mmask32 band = 0;
+    if (jhi >= jlo) band = (__mmask32)(((1ull << (jhi + 1)) - 1) & ~((1ull << jlo) - 1)) & in_w;
+    /* E: from the cell below-right in the row before (lane j + 1); none in the last lane */
+    __m512i o = _mm512_subs_epi16(_mm512_permutexvar_epi16(down1, hp), go);
+    __m512i x = _mm512_subs_epi16(_mm512_permutexvar_epi16(down1, ep), ge);
+    __mmask32 ext_e = _mm512_cmpgt_epi16_mask(x, o) & before_last;
+    __m512i e = _mm512_mask_blend_epi16(before_last, neg, _mm512_max_epi16(x, o));
+    /* the diagonal: target base t[tend - 1] for tend = t0 + j in [1, tlen] (masked lanes are not read) */
+    __mmask32 dm = band;
+    if (t0 < 1) dm &= (__mmask32)~((1ull << (1 - t0 > 32 ? 32 : 1 - t0)) - 1);
+    const void *tp = (const void *)((uintptr_t)t + (uintptr_t)(t0 - 1));
+    __m512i tv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(dm, tp));
+    const uint8_t qc = q[i - 1];
+    __mmask32 eq = qc == 'N' ? 0 : _mm512_cmpeq_epi16_mask(tv, _mm512_set1_epi16(qc));
+    __m512i sc = _mm512_mask_blend_epi16(eq, _mm512_set1_epi16(-SC_MISM), _mm512_set1_epi16(SC_MATCH));
+    __m512i d = _mm512_mask_blend_epi16(dm, neg, _mm512_adds_epi16(hp, sc));
+    /* the cell before F: max(d, 0), then E */
+    __mmask32 dpos = _mm512_cmpgt_epi16_mask(d, zero);
+    __m512i h = _mm512_max_epi16(d, zero), src = _mm512_maskz_mov_epi16(dpos, _mm512_set1_epi16(1));
+    __mmask32 egt = _mm512_cmpgt_epi16_mask(e, h);
+    h = _mm512_mask_blend_epi16(egt, h, e);
+    src = _mm512_mask_blend_epi16(egt, src, _mm512_set1_epi16(2));
+    h = _mm512_maskz_mov_epi16(band, h); /* outside the band: 0 */
+    /* F: exclusive prefix maximum of h[k] - open + ext k, then F[j] = that - ext (j - 1) */
+    __m512i g = _mm512_add_epi16(_mm512_sub_epi16(h, go), ge_lane);
+    __m512i pm = _mm512_mask_permutexvar_epi16(neg, (__mmask32)~1u, up[0], g); /* lane j: g[j - 1] */
+    for (int k = 0; k < 5; k++) {
+      __mmask32 has = (__mmask32)~((1ull << (1u << k)) - 1);
+      pm = _mm512_max_epi16(pm, _mm512_mask_permutexvar_epi16(neg, has, up[k], pm));
+    }
+    __m512i f = _mm512_adds_epi16(_mm512_subs_epi16(pm, ge_lane), ge);
+    f = _mm512_mask_blend_epi16(band, neg, f); /* outside the band: none */
+    /* extension bit: F[j - 1] - ext > h[j - 1] - open (lane 0 and the band's first lane: F none) */
+    __m512i fl = _mm512_mask_permutexvar_epi16(neg, (__mmask32)~1u, up[0], f);
+    __m512i hl = _mm512_maskz_permutexvar_epi16((__mmask32)~1u, up[0], h);
+    __mmask32 ext_f = _mm512_cmpgt_epi16_mask(_mm512_subs_epi16(fl, ge), _mm512_subs_epi16(hl, go)) & band;
+    __mmask32 fgt = _mm512_cmpgt_epi16_mask(f, h) & band;
+    h = _mm512_mask_blend_epi16(fgt, h, f);
+    src = _mm512_mask_blend_epi16(fgt, src, _mm512_set1_epi16(3));
+    /* bits: ext_e << 2 | ext_f << 3 | src, in the band only */
+    __m512i bits = _mm512_or_si512(src, _mm512_maskz_mov_epi16(ext_e, _mm512_set1_epi16(4)));
+    bits = _mm512_or_si512(bits, _mm512_maskz_mov_epi16(ext_f, _mm512_set1_epi16(8)));
+    bits = _mm512_maskz_mov_epi16(band, bits);
+    _mm256_mask_storeu_epi8(tb + (size_t)i * W, in_w, _mm512_cvtepi16_epi8(bits));
+    if (_mm512_mask_cmpgt_epi16_mask(band, h, _mm512_set1_epi16((short)best))) { /* the row's first highest cell */
+      int16_t hv[32];
+      _mm512_storeu_si512(hv, h);
+      for (int j = jlo; j <= jhi; j++)
+        if (hv[j] > best) { best = hv[j]; bi = i; bj = j; }
+    }
+    hp = h;
+    ep = _mm512_mask_blend_epi16(band, neg, e);
+  }
+  *best_out = best; *bi_out = bi; *bj_out = bj;
+}
+#endif
+
+/* Banded Gotoh local alignment of q against t around diag. Ops written to m->ops when want_ops. The fill runs
+ * in AVX-512 where the CPU has it (m->banded_simd), else one cell at a time: the same result. */
+static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t, uint32_t tlen, int32_t diag,
+                  int want_ops, dp_res_t *r) {
+  const int W = 2 * BAND + 1;
+  size_t cells = (size_t)(L + 1) * W;
+  if (bg_grow((void **)&m->ops, &m->cap_ops, cells + 2 * (size_t)L + 2 * BAND + 8, 1) != 0) return -1;
+  uint8_t *tb = m->ops; /* traceback bits share the ops buffer's tail: ops go after cells */
+  int32_t best;
+  uint32_t bi;
+  int bj;
+#ifdef BG_HAVE_AVX2_FORMS
+  if (m->banded_simd && L <= BANDED_SIMD_MAX_LEN) banded_fill_avx512(q, L, t, tlen, diag, tb, &best, &bi, &bj);
+  else
+#endif
+  {
+    if (bg_grow((void **)&m->dp, &m->cap_dp, cells * 3, sizeof(int32_t)) != 0) return -1;
+    banded_fill_scalar(m->dp, q, L, t, tlen, diag, tb, &best, &bi, &bj);
+  }
   r->score = best;
   r->mism = r->alen = r->matches = r->nops = 0;
   if (best <= 0) return 0;
@@ -163,6 +285,15 @@ static int banded(bg_mapper_t *m, const uint8_t *q, uint32_t L, const uint8_t *t
   r->t0 = (uint32_t)((int64_t)diag + i + (j - BAND));
   if (want_ops && ops != m->ops) memmove(m->ops, ops, n);
   return 0;
+}
+
+int32_t bg_banded_score(bg_mapper_t *m, const uint8_t *q, uint32_t len, const uint8_t *t, uint32_t tlen, int32_t diag,
+                        uint32_t *alen, uint32_t *matches) {
+  dp_res_t r;
+  if (banded(m, q, len, t, tlen, diag, 0, &r) != 0) return -1;
+  *alen = r.alen;
+  *matches = r.matches;
+  return r.score;
 }
 
 static int needs_dp(uint32_t ov, uint32_t mm) { return mm > 2 + ov / 50; }

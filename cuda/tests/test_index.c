@@ -119,6 +119,7 @@ static void test_gapped_walk_matches_the_reference(void) {
   db.seqs = seqs; db.targets = tg; db.n_targets = 1;
   bg_mapper_t m;
   bg_mapper_init(&m, &db);
+  const int simd = m.banded_simd;
   uint32_t *got = malloc(4096 * sizeof *got), *want = malloc(4096 * sizeof *want);
   unsigned seed = 7;
 #define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xffffff)
@@ -145,15 +146,25 @@ static void test_gapped_walk_matches_the_reference(void) {
     int32_t diag = (int32_t)start + (int32_t)(RND() % 31) - 15;
     if (RND() % 8 == 0) diag = -(int32_t)(RND() % 60);
     bg_aln_t a = {.target = 0, .strand = 0, .diag = diag, .gapped = 1};
-    bg_mapper_forget(&m);
-    walk_rec_t w = {got, 0, 4096};
-    bg_align_walk(&m, q, L, &a, rec_col, &w);
     uint32_t nw = ref_walk(q, L, (const uint8_t *)seqs, tlen, diag, want, 4096);
     for (uint32_t k = 0; k < nw; k++) gapped_cols += want[k] >> 28 != 0;
-    if (w.n != nw || memcmp(got, want, nw * sizeof *got) != 0) {
-      bad++;
-      printf("  case %d: tlen %u, read %u, diag %d: %u columns, reference %u\n", c, tlen, L, diag, w.n, nw);
+    for (int form = 0; form < 2; form++) { /* this CPU's form (AVX-512 where it has it), then one cell at a time */
+      m.banded_simd = form ? 0 : simd;
+      bg_mapper_forget(&m);
+      walk_rec_t w = {got, 0, 4096};
+      bg_align_walk(&m, q, L, &a, rec_col, &w);
+      uint32_t alen = 0, matches = 0, ref_alen = 0, ref_matches = 0;
+      for (uint32_t k = 0; k < nw; k++) ref_alen += want[k] >> 28 != 2 ? 1 : want[k] & 0xFF;
+      for (uint32_t k = 0; k < nw; k++) ref_matches += want[k] >> 28 == 0 && (uint8_t)want[k] != 'N' && (want[k] & 0xFF) == (uint8_t)seqs[(want[k] >> 8) & 0xFFFFF];
+      int32_t score = bg_banded_score(&m, q, L, (const uint8_t *)seqs, tlen, diag, &alen, &matches);
+      if (w.n != nw || memcmp(got, want, nw * sizeof *got) != 0 || score != ref_best || alen != ref_alen || matches != ref_matches) {
+        bad++;
+        printf("  case %d (%s): tlen %u, read %u, diag %d: %u columns, reference %u; score %d, reference %d; %u/%u aligned, "
+               "reference %u/%u\n", c, form ? "scalar" : "this CPU's", tlen, L, diag, w.n, nw, score, ref_best, matches, alen,
+               ref_matches, ref_alen);
+      }
     }
+    m.banded_simd = simd;
   }
   /* bg_align_walk_at: an ungapped alignment's columns at chosen target positions (some outside the overlap) are
    * the full walk's columns there; a gapped one is walked whole */
@@ -186,7 +197,8 @@ static void test_gapped_walk_matches_the_reference(void) {
     }
   }
 #undef RND
-  CHECK(bad == 0 && gapped_cols > 1000, "gapped walks differ from the reference in %d cases (%d indel columns)", bad, gapped_cols);
+  CHECK(bad == 0 && gapped_cols > 1000, "gapped walks, scores and matches differ from the reference in %d cases (%d indel columns; "
+        "both forms, AVX-512 %s here)", bad, gapped_cols, simd ? "too" : "absent");
   CHECK(bad_at == 0 && picked > 10000, "walks at chosen positions differ from the full walk's columns there in %d cases (%d columns)", bad_at, picked);
   bg_mapper_free(&m);
   free(got); free(want);
