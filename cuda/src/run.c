@@ -94,9 +94,9 @@ static void *worker_main(void *arg) {
   warg_t *wa = arg;
   pipeline_t *p = wa->p;
   bg_worker_t *w = &p->workers[wa->idx];
-  char err[BG_ERRMSG_LEN];
-  snprintf(err, sizeof err, "bg-worker-%d", wa->idx);
-  bg_thread_name(err);
+  char err[BG_ERRMSG_LEN], tname[16];
+  snprintf(tname, sizeof tname, "bg-worker-%d", wa->idx);
+  bg_thread_name(tname);
   bg_thread_lower_priority(p->worker_nice);
   if (p->use_cuda) {
     char name[256] = "";
