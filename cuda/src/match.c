@@ -540,14 +540,20 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
   return (int)uniq;
 }
 
+/* An ungapped alignment's oriented read and the read positions [*s, *e) over its target; NULL out of memory. */
+static const uint8_t *ungapped_span(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, int64_t *s,
+                                    int64_t *e) {
+  const uint8_t *q = oriented(m, seq, len, a->strand);
+  if (q) overlap(a->diag, len, m->db->targets[a->target].len, s, e);
+  return q;
+}
+
 void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, uint32_t *cnt, bg_col_fn fn,
                     void *ctx) {
   if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return; }
-  const bg_target_t *tg = &m->db->targets[a->target];
-  const uint8_t *q = oriented(m, seq, len, a->strand);
-  if (!q) return;
   int64_t s, e;
-  overlap(a->diag, len, tg->len, &s, &e);
+  const uint8_t *q = ungapped_span(m, seq, len, a, &s, &e);
+  if (!q) return;
   for (int64_t i = s; i < e; i++) /* reads are normalised; N is not counted */
     if (q[i] != 'N') cnt[(a->diag + i) * 5 + bg_norm_code(q[i])]++;
 }
@@ -555,11 +561,9 @@ void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_a
 void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, const uint32_t *tpos,
                       uint32_t n, bg_col_fn fn, void *ctx) {
   if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return; }
-  const bg_target_t *tg = &m->db->targets[a->target];
-  const uint8_t *q = oriented(m, seq, len, a->strand);
-  if (!q) return;
   int64_t s, e;
-  overlap(a->diag, len, tg->len, &s, &e);
+  const uint8_t *q = ungapped_span(m, seq, len, a, &s, &e);
+  if (!q) return;
   for (uint32_t k = 0; k < n; k++) {
     int64_t i = (int64_t)tpos[k] - a->diag;
     if (i >= s && i < e) fn(ctx, tpos[k], q[i], NULL, 0);
@@ -567,17 +571,17 @@ void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg
 }
 
 uint32_t bg_align_walk(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, bg_col_fn fn, void *ctx) {
-  const bg_db_t *db = m->db;
-  const bg_target_t *tg = &db->targets[a->target];
-  const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
-  const uint8_t *q = oriented(m, seq, len, a->strand);
-  if (!q) return 0;
   if (!a->gapped) {
     int64_t s, e;
-    overlap(a->diag, len, tg->len, &s, &e);
+    const uint8_t *q = ungapped_span(m, seq, len, a, &s, &e);
+    if (!q) return 0;
     for (int64_t i = s; i < e; i++) fn(ctx, (uint32_t)(a->diag + i), q[i], NULL, 0);
     return e > s ? (uint32_t)(e - s) : 0;
   }
+  const bg_target_t *tg = &m->db->targets[a->target];
+  const uint8_t *t = (const uint8_t *)bg_tseq(m->db, tg);
+  const uint8_t *q = oriented(m, seq, len, a->strand);
+  if (!q) return 0;
   dp_res_t r;
   if (banded(m, q, len, t, tg->len, a->diag, 1, &r) != 0 || r.score <= 0) return 0;
   uint32_t qi = r.q0, ti = r.t0;
