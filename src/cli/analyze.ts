@@ -6,7 +6,7 @@
 
 import { CancelledError, Database, type RunOptions } from "../../ffi/mod.ts";
 import { analyzeSample, defaultSampleId, type SampleResult } from "../engine/analyze.ts";
-import { ProgressBar } from "../engine/progress_bar.ts";
+import { formatCount, ProgressBar } from "../engine/progress_bar.ts";
 import { type FlagSpec, HelpRequested, parseFlags, reportError, usage } from "./args.ts";
 
 /** Flags of `analyze`. */
@@ -72,9 +72,7 @@ export function summary(result: SampleResult, outDir: string): string {
   const classes = result.drug_classes.length ? result.drug_classes.join(", ") : "none";
   return [
     `${result.sample_id}: ${n(result.genes.length, "gene")}, ${n(result.mutations.length, "mutation")} ` +
-    `(${result.input.read_pairs.toLocaleString("en-US")} read pairs, ${
-      result.timing.seconds.toFixed(1)
-    } s, ` +
+    `(${formatCount(result.input.read_pairs)} read pairs, ${result.timing.seconds.toFixed(1)} s, ` +
     `${result.engine.backend})`,
     `drug classes: ${classes}`,
     `results: ${outDir}`,

@@ -1,10 +1,31 @@
 import assert from "node:assert/strict";
-import { formatBytes, formatProgress, ProgressBar } from "./progress_bar.ts";
+import { formatBytes, formatCount, formatProgress, ProgressBar } from "./progress_bar.ts";
 
 Deno.test("formatBytes uses binary units with one decimal", () => {
   assert.equal(formatBytes(512), "512 B");
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(3 * 1024 ** 3), "3.0 GiB");
+});
+
+Deno.test("formatCount groups thousands exactly as toLocaleString(en-US) does", () => {
+  const values = [
+    0,
+    7,
+    999,
+    1000,
+    1001,
+    99_999,
+    100_000,
+    999_999,
+    1_000_000,
+    1_234_567,
+    2 ** 31,
+    2 ** 32 + 1,
+  ];
+  for (let digits = 1; digits <= 16; digits++) values.push(10 ** (digits - 1), 10 ** digits - 1);
+  values.push(Number.MAX_SAFE_INTEGER, 1.5, 2 ** 60, -1, -1000, -1_234_567);
+  for (const v of values) assert.equal(formatCount(v), v.toLocaleString("en-US"), `formatCount(${v})`);
+  assert.equal(formatCount(1_234_567), "1,234,567");
 });
 
 Deno.test("formatProgress draws a bar proportional to fraction with stage, bytes and pairs", () => {
