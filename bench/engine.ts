@@ -8,8 +8,10 @@
  * the decompression floor (R1 and R2 inflated in parallel by `igzip -dc`, and by `zcat`); KMA with ResFinder's
  * flags, one pass against the ResFinder `all` index and one against a `kma index` of the PointFinder E. coli
  * genes; and both tools' calls scored against the simulation's truth. Each timed step runs BENCH_REPEATS
- * times in a row and its fastest run is kept (every tool alike): this machine is shared, and one slow run of
- * the decompression floor or of the engine moved the ratios by a third.
+ * times and its fastest run is kept (every tool alike): this machine is shared, and one slow run of the
+ * decompression floor or of the engine moved the ratios by a third. The runs go in rounds, every step once per
+ * round, so that a noisy stretch falls on all steps alike, and the ratios are also given as the median of the
+ * rounds' own ratios.
  *
  * Environment: BENCH_PAIRS (default 1000000), BENCH_THREADS (default 2), BENCH_BACKEND (default cpu),
  * BENCH_REPEATS (default 3).
@@ -193,19 +195,38 @@ async function measure(cmds: { cmd: string; args: string[]; stdoutNull?: boolean
   }
 }
 
-/** The fastest of REPEATS runs of a step (peak memory: the largest seen); a failed run is returned at once. */
-async function best(step: () => Promise<Measured>): Promise<Measured & { runs: number[] }> {
-  const runs: number[] = [];
-  let fastest: Measured | undefined;
-  let peak = 0;
-  for (let i = 0; i < REPEATS; i++) {
-    const m = await step();
-    if (!m.ok) return { ...m, runs: [m.seconds] };
-    runs.push(m.seconds);
-    peak = Math.max(peak, m.peakMiB);
-    if (!fastest || m.seconds < fastest.seconds) fastest = m;
+type Best = Measured & { runs: number[] };
+
+/**
+ * Runs every step REPEATS times in rounds (each round runs each step once, in the order given) and keeps each
+ * step's fastest run, with the largest peak memory seen and its times in round order. A step whose run fails
+ * is not run again: its failed run is kept.
+ */
+async function rounds<K extends string>(steps: Record<K, () => Promise<Measured>>): Promise<Record<K, Best>> {
+  const names = Object.keys(steps) as K[];
+  const out = {} as Record<K, Best>;
+  for (let r = 0; r < REPEATS; r++) {
+    for (const name of names) {
+      const had = out[name];
+      if (had && !had.ok) continue;
+      const m = await steps[name]();
+      if (!m.ok) {
+        out[name] = { ...m, runs: [...(had?.runs ?? []), m.seconds] };
+        continue;
+      }
+      const runs = [...(had?.runs ?? []), m.seconds];
+      const peakMiB = Math.max(had?.peakMiB ?? 0, m.peakMiB);
+      out[name] = had && had.seconds <= m.seconds ? { ...had, peakMiB, runs } : { ...m, peakMiB, runs };
+    }
   }
-  return { ...fastest!, peakMiB: peak, runs };
+  return out;
+}
+
+/** The median of the rounds' own ratios a[r] / b[r] (NaN when a round is missing). */
+function medianRatio(a: number[], b: number[]): number {
+  const q = a.map((x, i) => x / b[i]).filter(Number.isFinite).sort((x, y) => x - y);
+  if (q.length === 0 || q.length !== a.length) return NaN;
+  return q.length % 2 ? q[(q.length - 1) / 2] : (q[q.length / 2 - 1] + q[q.length / 2]) / 2;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -333,51 +354,82 @@ async function main(): Promise<void> {
   const loadS = (performance.now() - t) / 1000;
   loaded.close();
 
-  // Warm the page cache, then the decompression floor.
-  await measure([{ cmd: "cat", args: [s.r1] }, { cmd: "cat", args: [s.r2] }]);
-  const igzip = await best(() =>
-    measure([{ cmd: "igzip", args: ["-dc", s.r1] }, { cmd: "igzip", args: ["-dc", s.r2] }])
-  );
-  const zcat = await best(() => measure([{ cmd: "zcat", args: [s.r1] }, { cmd: "zcat", args: [s.r2] }]));
+  // KMA's PointFinder index, as ResFinder runs it: genes against the ResFinder `all` index, mutations against
+  // a `kma index` of the PointFinder genes.
+  const kdir = await Deno.makeTempDir({ prefix: "bench_kma_" });
+  const pfFiles: string[] = [];
+  for (const g of await sim.pointFinderGenes(SPECIES)) {
+    const rec = await sim.loadPointFinderGene(g, SPECIES);
+    const p = `${kdir}/${g}.fsa`;
+    await Deno.writeTextFile(p, `>${rec.name}\n${sim.ascii(rec.seq)}\n`);
+    pfFiles.push(p);
+  }
+  const idx = await new Deno.Command("kma", {
+    args: ["index", "-i", ...pfFiles, "-o", `${kdir}/pf`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!idx.success) console.log("kma index failed");
+  const kmaFlags = ["-1t1", "-cge", "-apm", "p", "-e", "1.0", "-t", String(THREADS)];
+
   // Our reader alone (inflate + FASTQ parsing, no analysis): what no analysis can go below on these cores.
   const readerBin = `${ROOT}cuda/build/tests/test_reader`;
   await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}cuda`, "build/tests/test_reader"] }).output();
-  const reader = await best(() => measure([{ cmd: readerBin, args: ["--bench", s.r1, s.r2] }]));
-
-  // Our engine through the CLI, one pass for genes and mutations.
   const out = await Deno.makeTempDir({ prefix: "bench_engine_" });
-  const ownSeconds: number[] = []; // the engine's own timing.seconds of each run
-  const engine = await best(async () => {
-    await Deno.remove(out, { recursive: true });
-    await Deno.mkdir(out);
-    const m = await measure([{
-      cmd: Deno.execPath(),
-      args: [
-        "run",
-        "-A",
-        `${ROOT}main.ts`,
-        "analyze",
-        "--r1",
-        s.r1,
-        "--r2",
-        s.r2,
-        "--db",
-        dbPath,
-        "--out",
-        out,
-        "--sample-id",
-        "bench",
-        "--backend",
-        BACKEND,
-        "--threads",
-        String(THREADS),
-      ],
-    }]);
-    if (m.ok) {
-      ownSeconds.push(JSON.parse(await Deno.readTextFile(`${out}/results.json`)).timing?.seconds ?? NaN);
-    }
-    return m;
+  const ownSeconds: number[] = []; // the engine's own timing.seconds of each run, in round order
+
+  // Warm the page cache, then the timed steps in rounds.
+  await measure([{ cmd: "cat", args: [s.r1] }, { cmd: "cat", args: [s.r2] }]);
+  const timed = await rounds({
+    // the decompression floor
+    igzip: () => measure([{ cmd: "igzip", args: ["-dc", s.r1] }, { cmd: "igzip", args: ["-dc", s.r2] }]),
+    zcat: () => measure([{ cmd: "zcat", args: [s.r1] }, { cmd: "zcat", args: [s.r2] }]),
+    reader: () => measure([{ cmd: readerBin, args: ["--bench", s.r1, s.r2] }]),
+    // our engine through the CLI, one pass for genes and mutations
+    engine: async () => {
+      await Deno.remove(out, { recursive: true });
+      await Deno.mkdir(out);
+      const m = await measure([{
+        cmd: Deno.execPath(),
+        args: [
+          "run",
+          "-A",
+          `${ROOT}main.ts`,
+          "analyze",
+          "--r1",
+          s.r1,
+          "--r2",
+          s.r2,
+          "--db",
+          dbPath,
+          "--out",
+          out,
+          "--sample-id",
+          "bench",
+          "--backend",
+          BACKEND,
+          "--threads",
+          String(THREADS),
+        ],
+      }]);
+      if (m.ok) {
+        ownSeconds.push(JSON.parse(await Deno.readTextFile(`${out}/results.json`)).timing?.seconds ?? NaN);
+      }
+      return m;
+    },
+    kmaGenes: () =>
+      measure([{
+        cmd: "kma",
+        args: ["-ipe", s.r1, s.r2, "-o", `${kdir}/genes`, "-t_db", `${sim.RESFINDER_DIR}/all`, ...kmaFlags],
+      }]),
+    kmaMuts: () =>
+      measure([{
+        cmd: "kma",
+        args: ["-ipe", s.r1, s.r2, "-o", `${kdir}/pf`, "-t_db", `${kdir}/pf`, "-ref_fsa", ...kmaFlags],
+      }]),
   });
+  const { igzip, zcat, reader, engine, kmaGenes, kmaMuts } = timed;
+
   let ours: Calls = { alleles: [], mutations: [] };
   let engineSeconds = NaN;
   if (engine.ok) {
@@ -394,35 +446,6 @@ async function main(): Promise<void> {
     console.log(`engine failed:\n${engine.stderr.slice(-2000)}`);
   }
   await Deno.remove(out, { recursive: true });
-
-  // KMA, as ResFinder runs it: genes against the ResFinder `all` index, mutations against PointFinder genes.
-  const kdir = await Deno.makeTempDir({ prefix: "bench_kma_" });
-  const pfFiles: string[] = [];
-  for (const g of await sim.pointFinderGenes(SPECIES)) {
-    const rec = await sim.loadPointFinderGene(g, SPECIES);
-    const p = `${kdir}/${g}.fsa`;
-    await Deno.writeTextFile(p, `>${rec.name}\n${sim.ascii(rec.seq)}\n`);
-    pfFiles.push(p);
-  }
-  const idx = await new Deno.Command("kma", {
-    args: ["index", "-i", ...pfFiles, "-o", `${kdir}/pf`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  if (!idx.success) console.log("kma index failed");
-  const kmaFlags = ["-1t1", "-cge", "-apm", "p", "-e", "1.0", "-t", String(THREADS)];
-  const kmaGenes = await best(() =>
-    measure([{
-      cmd: "kma",
-      args: ["-ipe", s.r1, s.r2, "-o", `${kdir}/genes`, "-t_db", `${sim.RESFINDER_DIR}/all`, ...kmaFlags],
-    }])
-  );
-  const kmaMuts = await best(() =>
-    measure([{
-      cmd: "kma",
-      args: ["-ipe", s.r1, s.r2, "-o", `${kdir}/pf`, "-t_db", `${kdir}/pf`, "-ref_fsa", ...kmaFlags],
-    }])
-  );
   const kma: Calls = {
     alleles: kmaGenes.ok ? await kmaGeneCalls(`${kdir}/genes.res`) : [],
     mutations: kmaMuts.ok ? await kmaMutationCalls(`${kdir}/pf.fsa`) : [],
@@ -477,7 +500,7 @@ async function main(): Promise<void> {
   }
   const spread = (m: { runs: number[] }) => m.runs.map((x) => fmt(x)).join(" ");
   console.log(
-    `(fastest of ${REPEATS} runs each; all runs, s: igzip ${spread(igzip)}; reader ${
+    `(fastest of ${REPEATS} runs each, in rounds; all runs, s: igzip ${spread(igzip)}; reader ${
       spread(reader)
     }; engine ${spread(engine)}; kma ${spread(kmaGenes)} + ${spread(kmaMuts)})`,
   );
@@ -491,6 +514,14 @@ async function main(): Promise<void> {
       }`,
     );
   }
+  const kmaRuns = kmaGenes.runs.map((g, i) => g + kmaMuts.runs[i]);
+  console.log(
+    `per-round medians (${REPEATS} rounds, each runs every step once in turn): engine / floor ${
+      fmt(medianRatio(engine.runs, igzip.runs))
+    }, KMA / engine ${fmt(medianRatio(kmaRuns, engine.runs), 1)}; from the engine's own timing ${
+      fmt(medianRatio(ownSeconds, igzip.runs))
+    } and ${fmt(medianRatio(kmaRuns, ownSeconds), 1)}`,
+  );
   console.log(
     `reader alone / floor: ${
       fmt(reader.seconds / igzip.seconds)
