@@ -423,6 +423,44 @@ int main(void) {
     CHECK(pos > NP / 3 && pos < NP, "screen passes database reads and rejects random ones (%d of %d)", pos, NP);
   }
 
+  /* the same over lengths from 21 bases to 5,000: around the AVX2 sampler's 512-base limit, and pairs longer
+   * than 2,048 bases in all, which the CPU screen hands to the reference function one by one */
+  {
+    static const uint32_t lens[] = {21, 22, 28, 29, 150, 301, 511, 512, 513, 520, 600, 1023, 1024, 1025, 1030, 1500, 2000, 2100, 3000, 5000};
+    enum { NL = sizeof lens / sizeof lens[0], NP = 120 };
+    static uint8_t p1[NP * 5000], p2[NP * 5000], fa_[NP], fb_[NP];
+    static uint32_t q1[NP + 1], q2[NP + 1];
+    const char *srcs[3] = {s1, s2, s3};
+    unsigned seed = 11;
+    q1[0] = q2[0] = 0;
+    int long_pass = 0, long_fail = 0;
+    for (int i = 0; i < NP; i++) {
+      for (int mate = 0; mate < 2; mate++) {
+        uint32_t len = mate == 0 ? lens[i % NL] : lens[(i * 7 + 3) % NL];
+        uint8_t *rd = (mate == 0 ? p1 + q1[i] : p2 + q2[i]);
+        seed = seed * 1103515245u + 12345u;
+        uint32_t at = len > 300 ? (seed >> 8) % (len - 300) : 0, from = (seed >> 4) % 300; /* a database stretch */
+        int plant = i % 4 != 0 && (i + mate) % 2 == 0; /* one mate of three pairs in four */
+        for (uint32_t j = 0; j < len; j++) {
+          seed = seed * 1103515245u + 12345u;
+          char c = "ACGT"[(seed >> 16) & 3];
+          if (plant && j >= at && j < at + 300) c = srcs[i % 3][(j - at + from) % 300];
+          if (((seed >> 8) & 63) == 0) c = 'N';
+          rd[j] = (uint8_t)c;
+        }
+        if (mate == 0) q1[i + 1] = q1[i] + len;
+        else q2[i + 1] = q2[i] + len;
+      }
+    }
+    bg_screen_batch_ref(db, p1, q1, p2, q2, NP, fa_);
+    bg_screen_batch_cpu(db, p1, q1, p2, q2, NP, fb_);
+    int same = memcmp(fa_, fb_, NP) == 0;
+    for (int i = 0; i < NP; i++)
+      if (q1[i + 1] - q1[i] + q2[i + 1] - q2[i] > 2048) { long_pass += fa_[i]; long_fail += !fa_[i]; }
+    CHECK(same, "CPU screen equals the reference screen for reads of 21 to 5,000 bases");
+    CHECK(long_pass > 0 && long_fail > 0, "pairs over 2,048 bases both pass and fail (%d, %d)", long_pass, long_fail);
+  }
+
   /* the AVX2 and AVX-512 k-mer samplers (where the CPU has them) yield exactly the scalar sampler's hashes */
   {
     static uint8_t rd[600];
