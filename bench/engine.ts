@@ -13,8 +13,15 @@
  * round, so that a noisy stretch falls on all steps alike, and the ratios are also given as the median of the
  * rounds' own ratios.
  *
+ * With BENCH_SIM=art the reads come from ART (`art_illumina`, Debian `art-nextgen-simulation-tools`) instead
+ * of our own simulator: the same mutant genome and planted alleles at the same depths, a third of each depth
+ * from each of ART's NextSeq 500 2x75, HiSeq 2500 2x150 and MiSeq v3 2x250 error profiles, so one run mixes
+ * read lengths and real Illumina error models (quality-dependent substitutions, indels). Both files are one
+ * gzip member each (`igzip`). Its truth is the own sample's: the same alleles and mutations, with the alleles
+ * that the own sample's reads cannot tell apart from the planted one accepted as well.
+ *
  * Environment: BENCH_PAIRS (default 1000000), BENCH_THREADS (default 2), BENCH_BACKEND (default cpu),
- * BENCH_REPEATS (default 3).
+ * BENCH_REPEATS (default 3), BENCH_SIM (own or art; default own).
  *
  * @module
  */
@@ -31,6 +38,7 @@ const BACKEND = Deno.env.get("BENCH_BACKEND") ?? "cpu";
 const REPEATS = Math.max(1, Number(Deno.env.get("BENCH_REPEATS") ?? 3));
 const SPECIES = "escherichia_coli";
 const FLANK = 300;
+const SIM = Deno.env.get("BENCH_SIM") ?? "own";
 
 /** Planted ResFinder alleles and their depths: each has near relatives in the database that are absent. */
 const GENES: [string, number][] = [
@@ -148,6 +156,74 @@ async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; se
     chunkPairs: 50_000,
   });
   const truth: BenchTruth = { pairs: plan.count, genes, mutations };
+  await Deno.writeTextFile(`${tmp}/truth.json`, JSON.stringify(truth, null, 1));
+  await Deno.rename(tmp, dir);
+  return { r1, r2, truth, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** ART's profiles for BENCH_SIM=art, each simulating a third of every source's depth. */
+const ART_RUNS = [
+  { profile: "NS50", length: 75, fragment: 200, sd: 20 },
+  { profile: "HS25", length: 150, fragment: 300, sd: 30 },
+  { profile: "MSv3", length: 250, fragment: 500, sd: 50 },
+];
+
+/** The benchmark's sample simulated by ART (see the module's doc); cached in bench/data/ like the own one. */
+async function artSample(): Promise<{ r1: string; r2: string; truth: BenchTruth; seconds: number | null }> {
+  const own = await sample(); // its truth: the same planted alleles and mutations
+  const dir = `${DATA}/art-${PAIRS}-${await dataKey()}-${ART_RUNS.map((r) => r.profile).join("")}`;
+  const r1 = `${dir}/art_R1.fastq.gz`, r2 = `${dir}/art_R2.fastq.gz`;
+  try {
+    const truth = JSON.parse(await Deno.readTextFile(`${dir}/truth.json`)) as BenchTruth;
+    return { r1, r2, truth, seconds: null };
+  } catch {
+    // Simulate below.
+  }
+  const t0 = performance.now();
+  const rng = new sim.Rng(2024);
+  const db = await sim.loadResFinder();
+  const { genome } = await mutantGenome();
+  const sources: { seq: Uint8Array; depth: number }[] = GENES.map(([allele, depth]) => {
+    const a = db.get(allele);
+    if (!a) throw new Error(`Allele not in ResFinder: ${allele}`);
+    return { seq: sim.concat([sim.randomDna(rng, FLANK), a.seq, sim.randomDna(rng, FLANK)]), depth };
+  });
+  // the genome's depth for about PAIRS pairs in all: a third of it at each profile's read length
+  const perDepth = ART_RUNS.reduce((sum, r) => sum + genome.length / (3 * 2 * r.length), 0);
+  sources.push({ seq: genome, depth: PAIRS / perDepth });
+  await Deno.mkdir(DATA, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: DATA, prefix: ".art-" });
+  const out1 = await Deno.open(`${tmp}/R1.fastq`, { write: true, create: true });
+  const out2 = await Deno.open(`${tmp}/R2.fastq`, { write: true, create: true });
+  let seed = 2024;
+  for (const [i, src] of sources.entries()) {
+    await Deno.writeTextFile(`${tmp}/src.fa`, `>src${i}\n${sim.ascii(src.seq)}\n`);
+    for (const run of ART_RUNS) {
+      const args = ["-ss", run.profile, "-i", `${tmp}/src.fa`, "-p", "-l", String(run.length), "-f"];
+      args.push(String(src.depth / ART_RUNS.length), "-m", String(run.fragment), "-s", String(run.sd));
+      args.push("-o", `${tmp}/art`, "-na", "-q", "-rs", String(seed++));
+      const art = await new Deno.Command("art_illumina", { args, stdout: "null", stderr: "piped" }).output();
+      if (!art.success) throw new Error(`art_illumina failed: ${new TextDecoder().decode(art.stderr)}`);
+      for (const [from, to] of [[`${tmp}/art1.fq`, out1], [`${tmp}/art2.fq`, out2]] as const) {
+        using f = await Deno.open(from);
+        await f.readable.pipeTo(to.writable, { preventClose: true });
+      }
+    }
+  }
+  out1.close();
+  out2.close();
+  let pairs = 0;
+  for (const side of ["R1", "R2"]) {
+    const gz = await new Deno.Command("igzip", {
+      args: ["-f", "-o", `${tmp}/art_${side}.fastq.gz`, `${tmp}/${side}.fastq`],
+    })
+      .output();
+    if (!gz.success) throw new Error(`igzip failed: ${new TextDecoder().decode(gz.stderr)}`);
+  }
+  const count = await new Deno.Command("sh", { args: ["-c", `wc -l < ${tmp}/R1.fastq`] }).output();
+  pairs = Number(new TextDecoder().decode(count.stdout).trim()) / 4;
+  for (const f of ["R1.fastq", "R2.fastq", "src.fa", "art1.fq", "art2.fq"]) await Deno.remove(`${tmp}/${f}`);
+  const truth: BenchTruth = { ...own.truth, pairs };
   await Deno.writeTextFile(`${tmp}/truth.json`, JSON.stringify(truth, null, 1));
   await Deno.rename(tmp, dir);
   return { r1, r2, truth, seconds: (performance.now() - t0) / 1000 };
@@ -331,7 +407,7 @@ function rate(pairs: number, s: number): string {
 
 async function main(): Promise<void> {
   console.log(`# BioGPU Stream engine benchmark (${navigator.hardwareConcurrency} CPU cores)`);
-  const s = await sample();
+  const s = SIM === "art" ? await artSample() : await sample();
   if (s.seconds !== null) {
     console.log(`simulated ${s.truth.pairs.toLocaleString("en-US")} pairs in ${fmt(s.seconds, 1)} s`);
   }
@@ -472,9 +548,9 @@ async function main(): Promise<void> {
     ["kma total (2 passes)", kmaTotal, Math.max(kmaGenes.peakMiB, kmaMuts.peakMiB)],
   ];
   console.log(
-    `\nsample: ${
-      pairs.toLocaleString("en-US")
-    } read pairs, 2x150, ${GENES.length} planted alleles (50x..1x), ${s.truth.mutations.length} planted mutations`,
+    `\nsample: ${pairs.toLocaleString("en-US")} read pairs, ${
+      SIM === "art" ? "ART 2x75 + 2x150 + 2x250" : "2x150"
+    }, ${GENES.length} planted alleles (50x..1x), ${s.truth.mutations.length} planted mutations`,
   );
   console.log(
     `database: build ${fmt(buildS)} s (target < 10), load ${fmt(loadS, 3)} s (target < 1), index ${
