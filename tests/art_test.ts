@@ -6,43 +6,16 @@
 
 import nodeAssert from "node:assert/strict";
 import type { EngineResult } from "../ffi/mod.ts";
-import {
-  analyzeFixture,
-  artFixture,
-  countFastq,
-  type Fixture,
-  type FixtureSpec,
-  sameGene,
-} from "./fixtures.ts";
+import { analyzeFixture, ART_SPEC, artFixture, countFastq, type Fixture, sameGene } from "./fixtures.ts";
 
 const assert: (v: unknown, msg?: string) => asserts v = nodeAssert.ok;
 const assertEquals: <T>(a: unknown, b: T, msg?: string) => asserts a is T = nodeAssert.deepEqual;
-
-/** Genes with near relatives in ResFinder, PointFinder genes with one fixed and one minority mutation. */
-const SPEC: FixtureSpec = {
-  name: "art",
-  sources: [
-    { kind: "gene", allele: "blaTEM-1B_1_AY458016", depth: 30 },
-    { kind: "gene", allele: "blaCTX-M-15_1_AY044436", depth: 20 },
-    { kind: "gene", allele: "aac(6')-Ib-cr_1_DQ303918", depth: 15 },
-    { kind: "gene", allele: "tet(A)_1_AJ313332", depth: 15 },
-    { kind: "gene", allele: "qnrS1_1_AB187515", depth: 15 },
-    { kind: "point", gene: "gyrA", mutations: [{ position: 83, alt: "TTG" }], depth: 30 },
-    { kind: "point", gene: "parC", mutations: [{ position: 80, alt: "ATC" }], depth: 15 },
-    { kind: "point", gene: "parC", mutations: [], depth: 35 },
-    { kind: "point", gene: "ampC-promoter-size-53bp", mutations: [{ position: -42, alt: "T" }], depth: 30 },
-    { kind: "background", pairs: 3000 },
-  ],
-  sim: { seed: 505, readLength: 150 },
-  format: "gz",
-  wildType: [{ gene: "gyrA", position: 87 }, { gene: "parC", position: 84 }],
-};
 
 let cached: Promise<{ f: Fixture; r: EngineResult }> | undefined;
 
 function result(): Promise<{ f: Fixture; r: EngineResult }> {
   return cached ??= (async () => {
-    const f = await artFixture(SPEC);
+    const f = await artFixture(ART_SPEC);
     return { f, r: await analyzeFixture(f, { backend: "cpu" }) };
   })();
 }

@@ -8,7 +8,16 @@
 
 import nodeAssert from "node:assert/strict";
 import { engineInfo, type EngineResult, type RunOptions } from "../ffi/mod.ts";
-import { analyzeFixture, comparable, fixture, type FixtureName, SPECS } from "./fixtures.ts";
+import {
+  analyzeFixture,
+  ART_SPEC,
+  artFixture,
+  comparable,
+  type Fixture,
+  fixture,
+  type FixtureName,
+  SPECS,
+} from "./fixtures.ts";
 
 const assert: (v: unknown, msg?: string) => asserts v = nodeAssert.ok;
 
@@ -48,25 +57,33 @@ if (info.cudaDevices > 0) {
 
 const names = Object.keys(SPECS) as FixtureName[];
 
+/** Runs a fixture through every configuration and compares each result with the first's. */
+async function assertConforms(name: string, f: Fixture): Promise<void> {
+  let ref: EngineResult | undefined;
+  for (const c of configs) {
+    const r = await analyzeFixture(f, c.options);
+    if (c.options.backend === "cpu") assertEqualsBackend(r, "cpu", c.label);
+    if (c.options.backend === "cuda") assertEqualsBackend(r, "cuda", c.label);
+    if (c.options.threads) assert(r.engine.threads === c.options.threads, `${c.label}: engine.threads`);
+    if (!ref) {
+      ref = r;
+      assert(r.genes.length + r.mutations.length > 0, `${name}: the fixture yields detections`);
+      continue;
+    }
+    const d = diffJson(comparable(r), comparable(ref));
+    assert(d.length === 0, `${name}, ${c.label} vs ${configs[0].label}:\n${d.slice(0, 20).join("\n")}`);
+  }
+}
+
 for (const name of names) {
   Deno.test(`${name}: every backend and thread count gives identical results (${configs.map((c) => c.label).join(", ")})`, async () => {
-    const f = await fixture(name);
-    let ref: EngineResult | undefined;
-    for (const c of configs) {
-      const r = await analyzeFixture(f, c.options);
-      if (c.options.backend === "cpu") assertEqualsBackend(r, "cpu", c.label);
-      if (c.options.backend === "cuda") assertEqualsBackend(r, "cuda", c.label);
-      if (c.options.threads) assert(r.engine.threads === c.options.threads, `${c.label}: engine.threads`);
-      if (!ref) {
-        ref = r;
-        assert(r.genes.length + r.mutations.length > 0, `${name}: the fixture yields detections`);
-        continue;
-      }
-      const d = diffJson(comparable(r), comparable(ref));
-      assert(d.length === 0, `${name}, ${c.label} vs ${configs[0].label}:\n${d.slice(0, 20).join("\n")}`);
-    }
+    await assertConforms(name, await fixture(name));
   });
 }
+
+Deno.test("ART reads (three read lengths, indels): every backend and thread count gives identical results", async () => {
+  await assertConforms("art", await artFixture(ART_SPEC));
+});
 
 function assertEqualsBackend(r: EngineResult, backend: string, label: string): void {
   assert(r.engine.backend === backend, `${label}: engine.backend is ${r.engine.backend}`);

@@ -549,6 +549,26 @@ export async function fixture(name: FixtureName, format?: sim.FastqFormat): Prom
   return { name, dir, r1, r2, truth };
 }
 
+/** For `artFixture`: genes with near relatives in ResFinder, PointFinder genes with fixed and minority mutations. */
+export const ART_SPEC: FixtureSpec = {
+  name: "art",
+  sources: [
+    { kind: "gene", allele: "blaTEM-1B_1_AY458016", depth: 30 },
+    { kind: "gene", allele: "blaCTX-M-15_1_AY044436", depth: 20 },
+    { kind: "gene", allele: "aac(6')-Ib-cr_1_DQ303918", depth: 15 },
+    { kind: "gene", allele: "tet(A)_1_AJ313332", depth: 15 },
+    { kind: "gene", allele: "qnrS1_1_AB187515", depth: 15 },
+    { kind: "point", gene: "gyrA", mutations: [{ position: 83, alt: "TTG" }], depth: 30 },
+    { kind: "point", gene: "parC", mutations: [{ position: 80, alt: "ATC" }], depth: 15 },
+    { kind: "point", gene: "parC", mutations: [], depth: 35 },
+    { kind: "point", gene: "ampC-promoter-size-53bp", mutations: [{ position: -42, alt: "T" }], depth: 30 },
+    { kind: "background", pairs: 3000 },
+  ],
+  sim: { seed: 505, readLength: 150 },
+  format: "gz",
+  wildType: [{ gene: "gyrA", position: 87 }, { gene: "parC", position: 84 }],
+};
+
 /** ART's Illumina profiles for `artFixture`: each simulates a third of every source's depth. */
 export const ART_PROFILES = [
   { profile: "NS50", length: 75, fragment: 200, sd: 20 }, // NextSeq 500
