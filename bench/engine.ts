@@ -120,6 +120,21 @@ async function dataKey(): Promise<string> {
   return [...new Uint8Array(d)].slice(0, 6).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The planted alleles, each between two random flanks of FLANK bases, at their depths (the same every call). */
+async function plantedGenes(): Promise<{ name: string; seq: Uint8Array; depth: number }[]> {
+  const rng = new sim.Rng(2024);
+  const db = await sim.loadResFinder();
+  return GENES.map(([allele, depth]) => {
+    const a = db.get(allele);
+    if (!a) throw new Error(`Allele not in ResFinder: ${allele}`);
+    return {
+      name: allele,
+      seq: sim.concat([sim.randomDna(rng, FLANK), a.seq, sim.randomDna(rng, FLANK)]),
+      depth,
+    };
+  });
+}
+
 async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; seconds: number | null }> {
   const dir = `${DATA}/sample-${PAIRS}-${await dataKey()}`;
   const r1 = `${dir}/bench_R1.fastq.gz`, r2 = `${dir}/bench_R2.fastq.gz`;
@@ -130,16 +145,8 @@ async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; se
     // Simulate below.
   }
   const t0 = performance.now();
-  const rng = new sim.Rng(2024);
-  const db = await sim.loadResFinder();
   const { genome, mutations } = await mutantGenome();
-  const sources: sim.Source[] = [];
-  for (const [allele, depth] of GENES) {
-    const a = db.get(allele);
-    if (!a) throw new Error(`Allele not in ResFinder: ${allele}`);
-    const seq = sim.concat([sim.randomDna(rng, FLANK), a.seq, sim.randomDna(rng, FLANK)]);
-    sources.push({ name: allele, seq, depth });
-  }
+  const sources: sim.Source[] = await plantedGenes();
   const genePairs = sources.reduce((s, x) => s + sim.pairsFor(x, 150), 0);
   sources.push({ name: "K-12 mutant", seq: genome, pairs: PAIRS - genePairs });
   const plan = sim.planFragments(sources, { seed: 2024, readLength: 150 });
@@ -161,17 +168,10 @@ async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; se
   return { r1, r2, truth, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** ART's profiles for BENCH_SIM=art, each simulating a third of every source's depth. */
-const ART_RUNS = [
-  { profile: "NS50", length: 75, fragment: 200, sd: 20 },
-  { profile: "HS25", length: 150, fragment: 300, sd: 30 },
-  { profile: "MSv3", length: 250, fragment: 500, sd: 50 },
-];
-
 /** The benchmark's sample simulated by ART (see the module's doc); cached in bench/data/ like the own one. */
 async function artSample(): Promise<{ r1: string; r2: string; truth: BenchTruth; seconds: number | null }> {
   const own = await sample(); // its truth: the same planted alleles and mutations
-  const dir = `${DATA}/art-${PAIRS}-${await dataKey()}-${ART_RUNS.map((r) => r.profile).join("")}`;
+  const dir = `${DATA}/art-${PAIRS}-${await dataKey()}-${sim.ART_PROFILES.map((r) => r.profile).join("")}`;
   const r1 = `${dir}/art_R1.fastq.gz`, r2 = `${dir}/art_R2.fastq.gz`;
   try {
     const truth = JSON.parse(await Deno.readTextFile(`${dir}/truth.json`)) as BenchTruth;
@@ -180,49 +180,14 @@ async function artSample(): Promise<{ r1: string; r2: string; truth: BenchTruth;
     // Simulate below.
   }
   const t0 = performance.now();
-  const rng = new sim.Rng(2024);
-  const db = await sim.loadResFinder();
   const { genome } = await mutantGenome();
-  const sources: { seq: Uint8Array; depth: number }[] = GENES.map(([allele, depth]) => {
-    const a = db.get(allele);
-    if (!a) throw new Error(`Allele not in ResFinder: ${allele}`);
-    return { seq: sim.concat([sim.randomDna(rng, FLANK), a.seq, sim.randomDna(rng, FLANK)]), depth };
-  });
+  const sources: { seq: Uint8Array; depth: number }[] = await plantedGenes();
   // the genome's depth for about PAIRS pairs in all: a third of it at each profile's read length
-  const perDepth = ART_RUNS.reduce((sum, r) => sum + genome.length / (3 * 2 * r.length), 0);
+  const perDepth = sim.ART_PROFILES.reduce((sum, r) => sum + genome.length / (3 * 2 * r.length), 0);
   sources.push({ seq: genome, depth: PAIRS / perDepth });
   await Deno.mkdir(DATA, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: DATA, prefix: ".art-" });
-  const out1 = await Deno.open(`${tmp}/R1.fastq`, { write: true, create: true });
-  const out2 = await Deno.open(`${tmp}/R2.fastq`, { write: true, create: true });
-  let seed = 2024;
-  for (const [i, src] of sources.entries()) {
-    await Deno.writeTextFile(`${tmp}/src.fa`, `>src${i}\n${sim.ascii(src.seq)}\n`);
-    for (const run of ART_RUNS) {
-      const args = ["-ss", run.profile, "-i", `${tmp}/src.fa`, "-p", "-l", String(run.length), "-f"];
-      args.push(String(src.depth / ART_RUNS.length), "-m", String(run.fragment), "-s", String(run.sd));
-      args.push("-o", `${tmp}/art`, "-na", "-q", "-rs", String(seed++));
-      const art = await new Deno.Command("art_illumina", { args, stdout: "null", stderr: "piped" }).output();
-      if (!art.success) throw new Error(`art_illumina failed: ${new TextDecoder().decode(art.stderr)}`);
-      for (const [from, to] of [[`${tmp}/art1.fq`, out1], [`${tmp}/art2.fq`, out2]] as const) {
-        using f = await Deno.open(from);
-        await f.readable.pipeTo(to.writable, { preventClose: true });
-      }
-    }
-  }
-  out1.close();
-  out2.close();
-  let pairs = 0;
-  for (const side of ["R1", "R2"]) {
-    const gz = await new Deno.Command("igzip", {
-      args: ["-f", "-o", `${tmp}/art_${side}.fastq.gz`, `${tmp}/${side}.fastq`],
-    })
-      .output();
-    if (!gz.success) throw new Error(`igzip failed: ${new TextDecoder().decode(gz.stderr)}`);
-  }
-  const count = await new Deno.Command("sh", { args: ["-c", `wc -l < ${tmp}/R1.fastq`] }).output();
-  pairs = Number(new TextDecoder().decode(count.stdout).trim()) / 4;
-  for (const f of ["R1.fastq", "R2.fastq", "src.fa", "art1.fq", "art2.fq"]) await Deno.remove(`${tmp}/${f}`);
+  const pairs = await sim.artPairs(sources, 2024, `${tmp}/art_R1.fastq.gz`, `${tmp}/art_R2.fastq.gz`, tmp);
   const truth: BenchTruth = { ...own.truth, pairs };
   await Deno.writeTextFile(`${tmp}/truth.json`, JSON.stringify(truth, null, 1));
   await Deno.rename(tmp, dir);

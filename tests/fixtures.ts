@@ -569,13 +569,6 @@ export const ART_SPEC: FixtureSpec = {
   wildType: [{ gene: "gyrA", position: 87 }, { gene: "parC", position: 84 }],
 };
 
-/** ART's Illumina profiles for `artFixture`: each simulates a third of every source's depth. */
-export const ART_PROFILES = [
-  { profile: "NS50", length: 75, fragment: 200, sd: 20 }, // NextSeq 500
-  { profile: "HS25", length: 150, fragment: 300, sd: 30 }, // HiSeq 2500
-  { profile: "MSv3", length: 250, fragment: 500, sd: 50 }, // MiSeq v3
-] as const;
-
 /**
  * A spec's sources simulated by ART (`art_illumina`, Debian `art-nextgen-simulation-tools`) instead of our
  * simulator: an independent read simulator with Illumina's quality-dependent errors and indels, three read
@@ -595,52 +588,19 @@ export async function artFixture(spec: FixtureSpec): Promise<Fixture> {
   const { plan, truth } = await planFixture(spec);
   await Deno.mkdir(GENERATED_DIR, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: GENERATED_DIR, prefix: `.${spec.name}-art-` });
-  const plain = [`${tmp}/R1.fastq`, `${tmp}/R2.fastq`];
-  for (const [i, src] of plan.sources.entries()) {
-    // a source given in pairs (the background) at the depth those pairs of 150 bases would give
-    const depth = src.depth ?? (src.pairs ?? 0) * 300 / src.seq.length;
-    await Deno.writeTextFile(`${tmp}/src.fa`, `>src${i}\n${sim.ascii(src.seq)}\n`);
-    for (const [j, p] of ART_PROFILES.entries()) {
-      const args = [
-        "-ss",
-        p.profile,
-        "-i",
-        `${tmp}/src.fa`,
-        "-p",
-        "-l",
-        String(p.length),
-        "-m",
-        String(p.fragment),
-      ];
-      args.push(
-        "-s",
-        String(p.sd),
-        "-f",
-        String(depth / ART_PROFILES.length),
-        "-o",
-        `${tmp}/art`,
-        "-na",
-        "-q",
-      );
-      args.push("-rs", String(spec.sim.seed * 100 + i * ART_PROFILES.length + j));
-      const out = await new Deno.Command("art_illumina", { args, stdout: "null", stderr: "piped" }).output();
-      if (!out.success) {
-        throw new Error(`art_illumina failed: ${new TextDecoder().decode(out.stderr).slice(-500)}`);
-      }
-      for (const m of [0, 1]) {
-        const reads = await Deno.readFile(`${tmp}/art${m + 1}.fq`);
-        await Deno.writeFile(plain[m], reads, { append: true });
-      }
-    }
-  }
-  for (const [m, path] of [r1, r2].entries()) {
-    const gz = await new Deno.Command("igzip", { args: ["-c", plain[m]], stdout: "piped" }).output();
-    if (!gz.success) throw new Error(`igzip failed on ${plain[m]}`);
-    await Deno.writeFile(`${tmp}/${path.slice(dir.length + 1)}`, gz.stdout);
-  }
-  const lines = new TextDecoder().decode(await Deno.readFile(plain[0])).split("\n").length - 1;
-  for (const f of [...plain, `${tmp}/src.fa`, `${tmp}/art1.fq`, `${tmp}/art2.fq`]) await Deno.remove(f);
-  const artTruth: Truth = { ...truth, readPairs: lines / 4 };
+  // a source given in pairs (the background) at the depth those pairs of 150 bases would give
+  const sources = plan.sources.map((src) => ({
+    seq: src.seq,
+    depth: src.depth ?? (src.pairs ?? 0) * 300 / src.seq.length,
+  }));
+  const pairs = await sim.artPairs(
+    sources,
+    spec.sim.seed * 100,
+    `${tmp}/${spec.name}_R1.fastq.gz`,
+    `${tmp}/${spec.name}_R2.fastq.gz`,
+    tmp,
+  );
+  const artTruth: Truth = { ...truth, readPairs: pairs };
   await Deno.writeTextFile(`${tmp}/truth.json`, JSON.stringify(artTruth, null, 1));
   try {
     await Deno.rename(tmp, dir);

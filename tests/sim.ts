@@ -884,3 +884,72 @@ export function bgzf(data: Uint8Array, blockSize = 65280, level = 6, eof = true)
 export function multiGzip(data: Uint8Array, blockSize = 65280, level = 6): Uint8Array {
   return bgzf(data, blockSize, level);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// ART (`art_illumina`, Debian `art-nextgen-simulation-tools`): an independent read simulator
+
+/** ART's Illumina profiles: each simulates a third of every source's depth. */
+export const ART_PROFILES = [
+  { profile: "NS50", length: 75, fragment: 200, sd: 20 }, // NextSeq 500
+  { profile: "HS25", length: 150, fragment: 300, sd: 30 }, // HiSeq 2500
+  { profile: "MSv3", length: 250, fragment: 500, sd: 50 }, // MiSeq v3
+] as const;
+
+/**
+ * Simulates paired reads of each source at its depth with ART, a third of the depth at each of ART_PROFILES
+ * (seeds seed, seed + 1, … in order), and writes them, source after source, to r1 and r2 as one gzip member
+ * each (`igzip`). `work` is a folder for ART's files, left without them. Returns the read pairs written.
+ */
+export async function artPairs(
+  sources: { seq: Uint8Array; depth: number }[],
+  seed: number,
+  r1: string,
+  r2: string,
+  work: string,
+): Promise<number> {
+  const plain = [`${work}/art_R1.fastq`, `${work}/art_R2.fastq`];
+  const outs = await Promise.all(
+    plain.map((p) => Deno.open(p, { write: true, create: true, truncate: true })),
+  );
+  try {
+    for (const [i, src] of sources.entries()) {
+      await Deno.writeTextFile(`${work}/src.fa`, `>src${i}\n${ascii(src.seq)}\n`);
+      for (const p of ART_PROFILES) {
+        const args = [
+          "-ss",
+          p.profile,
+          "-i",
+          `${work}/src.fa`,
+          "-p",
+          "-l",
+          String(p.length),
+          "-m",
+          String(p.fragment),
+        ];
+        args.push("-s", String(p.sd), "-f", String(src.depth / ART_PROFILES.length), "-o", `${work}/art`);
+        args.push("-na", "-q", "-rs", String(seed++));
+        const out = await new Deno.Command("art_illumina", { args, stdout: "null", stderr: "piped" })
+          .output();
+        if (!out.success) {
+          throw new Error(`art_illumina failed: ${new TextDecoder().decode(out.stderr).slice(-500)}`);
+        }
+        for (const m of [0, 1]) {
+          using f = await Deno.open(`${work}/art${m + 1}.fq`);
+          await f.readable.pipeTo(outs[m].writable, { preventClose: true });
+        }
+      }
+    }
+  } finally {
+    for (const o of outs) o.close();
+  }
+  for (const [m, path] of [r1, r2].entries()) {
+    const gz = await new Deno.Command("igzip", { args: ["-f", "-o", path, plain[m]], stderr: "piped" })
+      .output();
+    if (!gz.success) throw new Error(`igzip failed on ${plain[m]}: ${new TextDecoder().decode(gz.stderr)}`);
+  }
+  let lines = 0;
+  using f = await Deno.open(plain[0]);
+  for await (const chunk of f.readable) for (const b of chunk) lines += b === 10 ? 1 : 0;
+  for (const p of [...plain, `${work}/src.fa`, `${work}/art1.fq`, `${work}/art2.fq`]) await Deno.remove(p);
+  return lines / 4;
+}
