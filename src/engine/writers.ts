@@ -246,10 +246,17 @@ export async function writeOutputs(
   };
   const sep = outDir.endsWith("/") ? "" : "/";
   try {
-    for (const name of OUTPUT_FILES) await writeDurable(`${tmp}/${name}`, contents[name]());
+    // a stale results.json goes first: whatever fails below, none is left that looks like this run's
     await Deno.remove(`${outDir}${sep}results.json`).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
+    // all four written and flushed at once (their flushes share the disk's commits); every write has settled
+    // before the temp folder can be removed
+    const written = await Promise.allSettled(
+      OUTPUT_FILES.map(async (name) => await writeDurable(`${tmp}/${name}`, contents[name]())),
+    );
+    const failed = written.find((w) => w.status === "rejected");
+    if (failed) throw failed.reason;
     const paths: string[] = [];
     for (const name of OUTPUT_FILES) {
       const dest = `${outDir}${sep}${name}`;

@@ -214,3 +214,18 @@ Deno.test("a failing write leaves no results.json (not even a stale one) and no 
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("a file that cannot be written while the others are being flushed leaves nothing in place", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${out}/results.json`, '{"stale":true}');
+    // results.json cannot be serialised (a BigInt), while the three TSV files are written and flushed
+    const bad = { ...sample(), timing: { seconds: 1n } } as unknown as ReturnType<typeof sample>;
+    await assert.rejects(writeOutputs(out, bad), TypeError, "BigInt");
+    const names = [];
+    for await (const e of Deno.readDir(out)) names.push(e.name);
+    assert.deepEqual(names, [], "no output file, no stale results.json and no temp folder");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
