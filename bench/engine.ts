@@ -135,15 +135,23 @@ async function plantedGenes(): Promise<{ name: string; seq: Uint8Array; depth: n
   });
 }
 
-async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; seconds: number | null }> {
-  const dir = `${DATA}/sample-${PAIRS}-${await dataKey()}`;
-  const r1 = `${dir}/bench_R1.fastq.gz`, r2 = `${dir}/bench_R2.fastq.gz`;
+type Sample = { r1: string; r2: string; truth: BenchTruth; seconds: number | null };
+
+/** A sample simulated before (its folder is renamed into place whole, truth.json with it); null if none. */
+async function cachedSample(dir: string, r1: string, r2: string): Promise<Sample | null> {
   try {
     const truth = JSON.parse(await Deno.readTextFile(`${dir}/truth.json`)) as BenchTruth;
     return { r1, r2, truth, seconds: null };
   } catch {
-    // Simulate below.
+    return null; // simulated by the caller
   }
+}
+
+async function sample(): Promise<Sample> {
+  const dir = `${DATA}/sample-${PAIRS}-${await dataKey()}`;
+  const r1 = `${dir}/bench_R1.fastq.gz`, r2 = `${dir}/bench_R2.fastq.gz`;
+  const cached = await cachedSample(dir, r1, r2);
+  if (cached) return cached;
   const t0 = performance.now();
   const { genome, mutations } = await mutantGenome();
   const sources: sim.Source[] = await plantedGenes();
@@ -169,16 +177,12 @@ async function sample(): Promise<{ r1: string; r2: string; truth: BenchTruth; se
 }
 
 /** The benchmark's sample simulated by ART (see the module's doc); cached in bench/data/ like the own one. */
-async function artSample(): Promise<{ r1: string; r2: string; truth: BenchTruth; seconds: number | null }> {
+async function artSample(): Promise<Sample> {
   const own = await sample(); // its truth: the same planted alleles and mutations
   const dir = `${DATA}/art-${PAIRS}-${await dataKey()}-${sim.ART_PROFILES.map((r) => r.profile).join("")}`;
   const r1 = `${dir}/art_R1.fastq.gz`, r2 = `${dir}/art_R2.fastq.gz`;
-  try {
-    const truth = JSON.parse(await Deno.readTextFile(`${dir}/truth.json`)) as BenchTruth;
-    return { r1, r2, truth, seconds: null };
-  } catch {
-    // Simulate below.
-  }
+  const cached = await cachedSample(dir, r1, r2);
+  if (cached) return cached;
   const t0 = performance.now();
   const { genome } = await mutantGenome();
   const sources: { seq: Uint8Array; depth: number }[] = await plantedGenes();

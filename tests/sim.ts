@@ -915,19 +915,12 @@ export async function artPairs(
     for (const [i, src] of sources.entries()) {
       await Deno.writeTextFile(`${work}/src.fa`, `>src${i}\n${ascii(src.seq)}\n`);
       for (const p of ART_PROFILES) {
+        // deno-fmt-ignore
         const args = [
-          "-ss",
-          p.profile,
-          "-i",
-          `${work}/src.fa`,
-          "-p",
-          "-l",
-          String(p.length),
-          "-m",
-          String(p.fragment),
+          "-ss", p.profile, "-i", `${work}/src.fa`, "-p", "-l", String(p.length), "-m", String(p.fragment),
+          "-s", String(p.sd), "-f", String(src.depth / ART_PROFILES.length), "-o", `${work}/art`,
+          "-na", "-q", "-rs", String(seed++),
         ];
-        args.push("-s", String(p.sd), "-f", String(src.depth / ART_PROFILES.length), "-o", `${work}/art`);
-        args.push("-na", "-q", "-rs", String(seed++));
         const out = await new Deno.Command("art_illumina", { args, stdout: "null", stderr: "piped" })
           .output();
         if (!out.success) {
@@ -949,7 +942,9 @@ export async function artPairs(
   }
   let lines = 0;
   using f = await Deno.open(plain[0]);
-  for await (const chunk of f.readable) for (const b of chunk) lines += b === 10 ? 1 : 0;
+  for await (const chunk of f.readable) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  }
   for (const p of [...plain, `${work}/src.fa`, `${work}/art1.fq`, `${work}/art2.fq`]) await Deno.remove(p);
   return lines / 4;
 }

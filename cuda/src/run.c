@@ -161,31 +161,29 @@ static void *worker_main(void *arg) {
 
 /* ---- the analysis ---------------------------------------------------------------------------- */
 
-/* Helper threads inflating each bgzip file: BIOGPU_INFLATE_THREADS when set (0..BG_READER_MAX_INFLATE_THREADS,
- * else -1), otherwise a quarter of the analysis threads from 8 threads on (up to 8 per file). On fewer cores
- * the two inflater threads already keep every core busy. */
-static int inflate_threads(int threads) {
-  const char *e = getenv("BIOGPU_INFLATE_THREADS");
-  if (e) {
-    char *end;
-    long v = strtol(e, &end, 10);
-    return (*e && !*end && v >= 0 && v <= BG_READER_MAX_INFLATE_THREADS) ? (int)v : -1;
-  }
-  return threads >= 8 ? (threads / 4 < 8 ? threads / 4 : 8) : 0;
-}
-
-/* How much the workers' nice value is raised: BIOGPU_WORKER_NICE when set (0..19, else -1), otherwise
- * BG_WORKER_NICE. The two inflater threads and the parser are the pipeline's critical path; when the cores
- * are shared, the scheduler then runs them first and the workers (screening and mapping, whose batches can
- * wait) in the time left, so no core idles while the inflaters catch up. */
-#define BG_WORKER_NICE 5
-static int worker_nice(void) {
-  const char *e = getenv("BIOGPU_WORKER_NICE");
-  if (!e) return BG_WORKER_NICE;
+/* A whole-number setting from the environment: *out = dflt when `name` is unset, else its value when that is a
+ * whole number from lo to hi. 0, or -1 with the run's error naming the setting (BG_ERR_INVALID_ARGUMENT). */
+static int env_setting(bg_run_t *r, const char *name, long lo, long hi, int dflt, int *out) {
+  const char *e = getenv(name);
+  if (!e) { *out = dflt; return 0; }
   char *end;
   long v = strtol(e, &end, 10);
-  return (*e && !*end && v >= 0 && v <= 19) ? (int)v : -1;
+  if (!*e || *end || v < lo || v > hi) {
+    bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "%s must be a whole number from %ld to %ld, found \"%.40s\"", name, lo, hi, e);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
 }
+
+/* Helper threads inflating each bgzip file (BIOGPU_INFLATE_THREADS overrides): a quarter of the analysis threads
+ * from 8 threads on (up to 8 per file). On fewer cores the two inflater threads already keep every core busy. */
+static int default_inflate_threads(int threads) { return threads >= 8 ? (threads / 4 < 8 ? threads / 4 : 8) : 0; }
+
+/* How much the workers' nice value is raised (BIOGPU_WORKER_NICE overrides). The two inflater threads and the
+ * parser are the pipeline's critical path: on shared cores the scheduler runs them first and the workers
+ * (screening and mapping, whose batches can wait) in the time left. */
+#define BG_WORKER_NICE 5
 
 static void set_fraction(bg_run_t *r, double f) {
   double cur = bg_run_get_fraction(r);
@@ -236,19 +234,11 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   snprintf(r->device, sizeof r->device, "%s", use_cuda ? "cuda" : "cpu");
   r->fallback[0] = 0;
 
-  int helpers = inflate_threads(nw);
-  if (helpers < 0) {
-    s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "BIOGPU_INFLATE_THREADS must be a whole number from 0 to %d, found \"%.40s\"",
-                BG_READER_MAX_INFLATE_THREADS, getenv("BIOGPU_INFLATE_THREADS"));
+  int helpers, nice_by;
+  if (env_setting(r, "BIOGPU_INFLATE_THREADS", 0, BG_READER_MAX_INFLATE_THREADS, default_inflate_threads(nw), &helpers) != 0 ||
+      env_setting(r, "BIOGPU_WORKER_NICE", 0, 19, BG_WORKER_NICE, &nice_by) != 0) {
     atomic_store(&r->busy, 0);
-    return finish(r, s);
-  }
-  int nice_by = worker_nice();
-  if (nice_by < 0) {
-    s = bg_fail(r->err, sizeof r->err, BG_ERR_INVALID_ARGUMENT, "BIOGPU_WORKER_NICE must be a whole number from 0 to 19, found \"%.40s\"",
-                getenv("BIOGPU_WORKER_NICE"));
-    atomic_store(&r->busy, 0);
-    return finish(r, s);
+    return finish(r, BG_ERR_INVALID_ARGUMENT);
   }
   bg_pair_reader_t *reader = NULL;
   s = bg_pair_reader_open(&reader, r1, r2, helpers, r->err, sizeof r->err);

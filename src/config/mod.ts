@@ -29,11 +29,12 @@ export class ConfigError extends Error {
 }
 
 const str = z.string().trim();
-const optStr = z.preprocess((v) => (v === "" || v === null ? undefined : v), str.min(1).optional());
+/** An empty or null value counts as unset. */
+const unsetIfEmpty = (v: unknown) => (v === "" || v === null ? undefined : v);
+const optStr = z.preprocess(unsetIfEmpty, str.min(1).optional());
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number) => z.coerce.number().finite().min(min);
-const optInt = (min: number, max: number) =>
-  z.preprocess((v) => (v === "" || v === null ? undefined : v), int(min, max).optional());
+const optInt = (min: number, max: number) => z.preprocess(unsetIfEmpty, int(min, max).optional());
 const csv = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(str.min(1)),
