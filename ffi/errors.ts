@@ -152,13 +152,24 @@ export function unwrap(status: number, message: () => string, context: ErrorCont
 
 type ErrorClass = new (status: number, message: string, options?: ErrorOptions) => EngineError;
 
+/** What a path that is neither a regular file nor a folder is, in a message. */
+function special(info: Deno.FileInfo): string {
+  if (info.isFifo) return "a FIFO (named pipe)";
+  if (info.isSocket) return "a socket";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  return "neither a file nor a folder";
+}
+
 /**
  * Checks that `path` exists and is a `kind` before handing it to the engine, so the message names what was
- * expected and what was found: "Cannot read R1: file does not exist (/data/x_R1.fastq.gz)".
+ * expected and what was found: "Cannot read R1: file does not exist (/data/x_R1.fastq.gz)". `"file"` is
+ * anything but a folder (a FIFO or `/dev/stdin` too, as a command line may pass); `"regular file"` only a
+ * regular file, as a service's jobs need: opening a FIFO waits for a writer that may never come.
  */
 export async function checkPath(
   path: string,
-  kind: "file" | "directory",
+  kind: "file" | "regular file" | "directory",
   label: string,
   ErrorType: ErrorClass = InputError,
 ): Promise<void> {
@@ -167,7 +178,8 @@ export async function checkPath(
     info = await Deno.stat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new ErrorType(Status.FILE_NOT_FOUND, `Cannot read ${label}: ${kind} does not exist (${path})`, {
+      const noun = kind === "directory" ? "directory" : "file";
+      throw new ErrorType(Status.FILE_NOT_FOUND, `Cannot read ${label}: ${noun} does not exist (${path})`, {
         cause: err,
       });
     }
@@ -187,10 +199,16 @@ export async function checkPath(
       `Cannot read ${label}: expected a directory, found a file (${path})`,
     );
   }
-  if (kind === "file" && isDir) {
+  if (kind !== "directory" && isDir) {
     throw new ErrorType(
       Status.INVALID_ARGUMENT,
       `Cannot read ${label}: expected a file, found a directory (${path})`,
+    );
+  }
+  if (kind === "regular file" && !info.isFile) {
+    throw new ErrorType(
+      Status.INVALID_ARGUMENT,
+      `Cannot read ${label}: expected a regular file, found ${special(info)} (${path})`,
     );
   }
 }

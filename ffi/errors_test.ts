@@ -96,7 +96,23 @@ Deno.test("checkPath says what was expected and what was found, with the path", 
       DatabaseError,
     );
     await checkPath(`${dir}/f`, "file", "R1");
+    await checkPath(`${dir}/f`, "regular file", "R1");
     await checkPath(dir, "directory", "ResFinder folder");
+    // a FIFO passes as a file (a command line's `<(zcat …)`), not as the regular file a job needs
+    assert.equal((await new Deno.Command("mkfifo", { args: [`${dir}/p`] }).output()).code, 0);
+    await checkPath(`${dir}/p`, "file", "R1");
+    await assert.rejects(checkPath(`${dir}/p`, "regular file", "R1"), (e) => {
+      assert.ok(e instanceof InputError);
+      assert.equal(e.code, "BG_ERR_INVALID_ARGUMENT");
+      assert.equal(
+        e.message,
+        `Cannot read R1: expected a regular file, found a FIFO (named pipe) (${dir}/p)`,
+      );
+      return true;
+    });
+    await assert.rejects(checkPath(dir, "regular file", "R2"), /expected a file, found a directory/);
+    await assert.rejects(checkPath("/dev/null", "regular file", "R2"), /found a character device/);
+    await assert.rejects(checkPath(`${dir}/none`, "regular file", "R2"), /file does not exist/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

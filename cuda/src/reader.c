@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__SSE2__)
@@ -231,6 +233,7 @@ typedef struct bg_source_t {
   const char *label;  /* "R1" / "R2" */
   char *path;
   int fd;
+  int pollable;           /* a pipe, FIFO, socket or terminal: read() may wait for the writer indefinitely */
   uint64_t size;
   int inflate_threads;    /* >= 2: bgzip members are inflated by that many helper threads */
 
@@ -264,6 +267,8 @@ typedef struct bg_source_t {
   uint64_t line;          /* lines consumed so far */
   char *name;             /* read-name key of the last record */
   size_t name_cap, name_len;
+  int mate;               /* the last record's mate number from its name (/1, ' 1:N:…'), 0 when unmarked */
+  const atomic_int *cancel; /* the caller's cancel flag (bg_pair_reader_set_cancel), or NULL */
   char head_bytes[8];     /* first bytes of the file, for format hints */
   size_t head_len;
 } bg_source_t;
@@ -384,9 +389,24 @@ static void fill_end(bg_source_t *s) {
   s->fill = NULL;
 }
 
+#ifndef BG_READER_POLL_MS
+#define BG_READER_POLL_MS 50 /* how often a wait on a stalled pipe, or on a stalled inflater, checks for a stop */
+#endif
+
 /* read() that retries EINTR; counts bytes for progress. Returns bytes read, 0 at EOF, -1 on error. */
 static ssize_t src_read(bg_source_t *s, void *buf, size_t n) {
   for (;;) {
+    /* A pipe or FIFO whose writer stalls would block read() until it writes or closes, and the reader could
+     * not be stopped (a cancelled run would wait on it): wait for data in slices, watching the stop flag. */
+    while (s->pollable) {
+      if (src_stopped(s)) {
+        src_fail(s, BG_ERR_CANCELLED, "Cannot read %s: reading was stopped (%s)", s->label, s->path);
+        return -1;
+      }
+      struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+      int pr = poll(&pf, 1, BG_READER_POLL_MS);
+      if (pr > 0 || (pr < 0 && errno != EINTR)) break; /* data, end of file or an error: read() says which */
+    }
     ssize_t k = read(s->fd, buf, n);
     if (k >= 0) {
       atomic_fetch_add_explicit(&s->bytes_read, (uint64_t)k, memory_order_relaxed);
@@ -936,11 +956,31 @@ static int src_next_block(bg_source_t *s, char *err, size_t err_len, bg_status_t
     s->cur = NULL;
     if (s->fill_waiting && BG_READER_SLOTS - s->count >= BG_WAKE) pthread_cond_signal(&s->can_fill);
   }
+  int cancelled = 0;
   while (s->count == 0 && !s->done) {
     s->read_waiting = 1;
-    pthread_cond_wait(&s->can_read, &s->mu);
+    if (s->cancel == NULL) {
+      pthread_cond_wait(&s->can_read, &s->mu);
+      continue;
+    }
+    /* the input may stall (a FIFO, a slow mount): a cancel must not wait for it */
+    if (atomic_load_explicit(s->cancel, memory_order_relaxed)) {
+      cancelled = 1;
+      break;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += BG_READER_POLL_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(&s->can_read, &s->mu, &until);
   }
   s->read_waiting = 0;
+  if (cancelled) {
+    pthread_mutex_unlock(&s->mu);
+    *st = BG_ERR_CANCELLED;
+    put_msg(err, err_len, "The analysis was cancelled while waiting for %s's data (%s)", s->label, s->path);
+    return -1;
+  }
   if (s->count > 0) {
     bg_slot_t *slot = &s->slot[s->head];
     s->cur = slot->data;
@@ -1098,15 +1138,23 @@ __attribute__((target("avx2"))) static size_t name_end_avx2(const char *name, si
 }
 #endif
 
-/* Read-name key: up to the first space/tab, without a trailing /1 or /2. */
-static size_t name_key_len(const char *name, size_t n) {
+/* Read-name key: up to the first space/tab, without a trailing /1 or /2. *mate: 1 or 2 when the name marks
+ * its mate, by that /1 or /2 or by a CASAVA 1.8 comment (' 1:N:0:…', ' 2:Y:…'), else 0. */
+static size_t name_key_len(const char *name, size_t n, int *mate) {
   size_t k = 0;
 #ifdef BG_HAVE_AVX2_FORMS
   if (bg_avx2_usable()) k = name_end_avx2(name, n);
   else
 #endif
     while (k < n && name[k] != ' ' && name[k] != '\t') k++;
-  if (k >= 2 && name[k - 2] == '/' && (name[k - 1] == '1' || name[k - 1] == '2')) k -= 2;
+  *mate = 0;
+  if (k >= 2 && name[k - 2] == '/' && (name[k - 1] == '1' || name[k - 1] == '2')) {
+    *mate = name[k - 1] - '0';
+    return k - 2;
+  }
+  if (n >= k + 5 && (name[k + 1] == '1' || name[k + 1] == '2') && name[k + 2] == ':' &&
+      (name[k + 3] == 'N' || name[k + 3] == 'Y') && name[k + 4] == ':')
+    *mate = name[k + 1] - '0';
   return k;
 }
 
@@ -1152,7 +1200,7 @@ static int read_record(bg_source_t *s, char **seq, size_t *cap, size_t at, size_
                  format_hint(s));
     FASTQ_FAIL("expected a header line starting with '@' but found byte 0x%02X", (unsigned char)l[0]);
   }
-  size_t key = name_key_len(l + 1, n - 1);
+  size_t key = name_key_len(l + 1, n - 1, &s->mate);
   if (key == 0) FASTQ_FAIL("record header has no read name");
   if (s->name_cap < key) {
     size_t c = key < 256 ? 256 : key;
@@ -1178,7 +1226,11 @@ static int read_record(bg_source_t *s, char **seq, size_t *cap, size_t at, size_
     return -1;
   }
   size_t bad = normalise_seq(*seq + at, l, n);
-  if (bad < n) FASTQ_FAIL("sequence has a non-text byte 0x%02X at column %zu", (unsigned char)l[bad], bad + 1);
+  if (bad < n) {
+    unsigned char c = (unsigned char)l[bad];
+    if (c == ' ' || c == '\t') FASTQ_FAIL("sequence has a %s at column %zu", c == ' ' ? "space" : "tab", bad + 1);
+    FASTQ_FAIL("sequence has a non-text byte 0x%02X at column %zu", c, bad + 1);
+  }
   *seq_len = n;
 
   /* Separator: '+' alone or followed by anything (usually the name again). */
@@ -1199,6 +1251,7 @@ static int read_record(bg_source_t *s, char **seq, size_t *cap, size_t at, size_
   }
   k = src_line(s, &l, &n, err, err_len, st);
   if (k < 0) return -1;
+  if (k == 0 && *seq_len == 0) return 1; /* an empty read's empty quality line, the file's last, unterminated */
   if (k == 0) FASTQ_FAIL("truncated record: file ends after the '+' line");
   if (n != *seq_len) FASTQ_FAIL("sequence has %zu bases but quality has %zu", *seq_len, n);
   if (!quality_ok(l, n)) {
@@ -1293,6 +1346,7 @@ static bg_status_t source_open(bg_source_t *s, const char *label, const char *pa
     return BG_ERR_INVALID_ARGUMENT;
   }
   s->size = S_ISREG(stt->st_mode) ? (uint64_t)stt->st_size : 0;
+  s->pollable = S_ISFIFO(stt->st_mode) || S_ISSOCK(stt->st_mode) || S_ISCHR(stt->st_mode);
   s->in = malloc(BG_READER_INPUT_SIZE);
   if (s->in == NULL) {
     put_msg(err, err_len, "Cannot read %s: out of memory (%s)", label, path);
@@ -1423,6 +1477,16 @@ bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t
                (unsigned long long)rec + 1, a, b, s1->path, s2->path);
       goto fail;
     }
+    if (s1->mate != 0 && s1->mate == s2->mate) { /* R1 given twice under two names, say */
+      char a[96];
+      printable(a, s1->name, s1->name_len);
+      st = BG_ERR_PAIR_MISMATCH;
+      snprintf(msg, sizeof msg,
+               "R1 and R2 hold the same mate: at record %llu both names mark read '%s' as mate %d (is one file a "
+               "copy of the other?) (%s, %s)",
+               (unsigned long long)rec + 1, a, s1->mate, s1->path, s2->path);
+      goto fail;
+    }
     at1 += len1;
     at2 += len2;
     bases += len1 + len2;
@@ -1459,6 +1523,11 @@ fail:
   }
   put_msg(err, err_len, "%s", msg);
   return reader_fail(r, st, msg);
+}
+
+void bg_pair_reader_set_cancel(bg_pair_reader_t *r, const atomic_int *cancel) {
+  if (r == NULL) return;
+  r->src[0].cancel = r->src[1].cancel = cancel;
 }
 
 uint64_t bg_pair_reader_bytes_done(const bg_pair_reader_t *r) {

@@ -13,6 +13,7 @@
 #ifndef BG_READER_H
 #define BG_READER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "biogpu.h"
@@ -60,7 +61,9 @@ bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, con
  * missing '+', sequence/quality length mismatch, binary data; message gives file and line),
  * BG_ERR_PAIR_MISMATCH (count or names differ; names compared up to the first space, with a
  * trailing /1 or /2 removed, so CASAVA 1.8 ' 1:N:0:…' / ' 2:N:0:…' and '/1' '/2' both pair),
- * BG_ERR_EMPTY_INPUT (a file holds no records), BG_ERR_IO, BG_ERR_HOST_OOM.
+ * BG_ERR_EMPTY_INPUT (a file holds no records), BG_ERR_IO, BG_ERR_HOST_OOM; BG_ERR_PAIR_MISMATCH also when
+ * both files' names mark the same mate (/1 and /1, or ' 1:N:…' in both: one file given twice), and
+ * BG_ERR_CANCELLED after the cancel flag (bg_pair_reader_set_cancel) is set while waiting for data.
  * After an error the reader only accepts bg_pair_reader_close (further calls repeat the error).
  * max_pairs must be >= 1 (else BG_ERR_INVALID_ARGUMENT); max_bases == 0 means no base limit
  * (a batch is always capped at 2^31 bases so the uint32_t offsets cannot overflow); a batch
@@ -70,6 +73,13 @@ bg_status_t bg_pair_reader_open(bg_pair_reader_t **out, const char *r1_path, con
  */
 bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t max_pairs,
                                 uint64_t max_bases, char *err, size_t err_len);
+
+/**
+ * Gives the reader the caller's cancel flag (NULL: none), before the first bg_pair_reader_next. Once the flag
+ * is set, a bg_pair_reader_next waiting for data that does not come (a stalled FIFO or pipe, a slow mount)
+ * returns BG_ERR_CANCELLED within ~50 ms instead of waiting on.
+ */
+void bg_pair_reader_set_cancel(bg_pair_reader_t *r, const atomic_int *cancel);
 
 /** Compressed (on-disk) bytes consumed so far, R1 + R2. Thread-safe. */
 uint64_t bg_pair_reader_bytes_done(const bg_pair_reader_t *r);

@@ -243,6 +243,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   bg_pair_reader_t *reader = NULL;
   s = bg_pair_reader_open(&reader, r1, r2, helpers, r->err, sizeof r->err);
   if (s != BG_OK) { atomic_store(&r->busy, 0); return finish(r, s); }
+  bg_pair_reader_set_cancel(reader, &r->cancel);
   atomic_store(&r->bytes_total, bg_pair_reader_bytes_total(reader));
   atomic_store(&r->stage, BG_STAGE_SCREENING);
 
@@ -295,6 +296,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   }
   q_close(&p.work);
   for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  uint64_t bytes_read = bg_pair_reader_bytes_done(reader);
   bg_pair_reader_close(reader);
   if (rs == BG_OK && atomic_load(&r->cancel)) { rs = BG_ERR_CANCELLED; snprintf(rerr, sizeof rerr, "The analysis was cancelled"); }
   if (rs == BG_OK && p.status != BG_OK) { rs = p.status; snprintf(rerr, sizeof rerr, "%s", p.err); }
@@ -316,6 +318,7 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   }
   r->read_pairs = pairs_in;
   r->bases = bases_in;
+  if (atomic_load(&r->bytes_total) == 0) atomic_store(&r->bytes_total, bytes_read); /* a FIFO or pipe: no size */
   atomic_store(&r->bytes_done, atomic_load(&r->bytes_total));
   s = bg_quantify_and_report(r, p.workers, nw, t0);
   for (int i = 0; i < nw; i++) bg_worker_free(&p.workers[i]);

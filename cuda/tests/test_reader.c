@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -457,7 +460,7 @@ static void test_last_record_without_newline_and_fname_header(void) {
  * 32-byte steps: case and IUPAC codes normalised, a bad byte reported at its column. */
 static void test_every_column_is_normalised_and_checked(void) {
   static const unsigned char bad_qual[] = {0x20, 0x7f, 0x80, 0xff, 0x1f};
-  static const unsigned char bad_seq[] = {0x01, 0x7f, 0x80, 0xff, 0x09};
+  static const unsigned char bad_seq[] = {0x01, 0x7f, 0x80, 0xff, 0x09, 0x20};
   /* around each multiple of 32 (the SIMD step; the last step overlaps the one before) */
   static const size_t lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
                                 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 95, 96, 97, 150, 151};
@@ -498,7 +501,8 @@ static void test_every_column_is_normalised_and_checked(void) {
             ok &= res.st == BG_OK && res.seq1.n == len && memcmp(res.seq1.p, w2, len) == 0;
             CHECK(ok, "alphabet %d, %zu bases, N at column %zu: %d %s", alpha, len, col + 1, res.st, res.err);
           } else {
-            snprintf(msg, sizeof msg, "%s byte 0x%02X at column %zu", kind ? "non-text" : "invalid", x, col + 1);
+            if (kind && (x == ' ' || x == '\t')) snprintf(msg, sizeof msg, "a %s at column %zu", x == ' ' ? "space" : "tab", col + 1);
+            else snprintf(msg, sizeof msg, "%s byte 0x%02X at column %zu", kind ? "non-text" : "invalid", x, col + 1);
             ok &= res.st == BG_ERR_MALFORMED_FASTQ && strstr(res.err, msg) != NULL;
             CHECK(ok, "alphabet %d, %zu bases, %s column %zu: %d %s", alpha, len, kind ? "sequence" : "quality", col + 1, res.st,
                   res.err);
@@ -525,6 +529,27 @@ static void test_zero_length_reads_are_kept(void) {
   CHECK(res.lens1.n == 8 && l[0] == 0 && l[1] == 1, "lengths");
   result_free(&res);
   buf_free(&a), buf_free(&b);
+}
+
+/* An empty read as the file's last record, its (empty) quality line unterminated: taken as the record it is. */
+static void test_empty_last_read_without_newline_is_a_record(void) {
+  buf_t a = {0}, b = {0};
+  rec(&a, "@e1", "ACGT", "+", NULL);
+  buf_put(&a, "@e2\n\n+\n", 7);
+  rec(&b, "@e1", "ACGT", "+", NULL);
+  rec(&b, "@e2", "GG", "+", NULL);
+  result_t res = read_all(write_file("emptylast_R1.fq", a.p, a.n), write_file("emptylast_R2.fq", b.p, b.n), 100, 0);
+  CHECK(res.st == BG_OK && res.pairs == 2 && res.bases == 10, "%d %llu: %s", res.st, (unsigned long long)res.pairs,
+        res.err);
+  result_free(&res);
+  /* a read with bases still needs its quality line */
+  buf_t c = {0};
+  rec(&c, "@e1", "ACGT", "+", NULL);
+  buf_put(&c, "@e2\nGG\n+\n", 9);
+  const char *p = write_file("noqual_R1.fq", c.p, c.n);
+  expect_error(p, write_file("emptylast_R2b.fq", b.p, b.n), BG_ERR_MALFORMED_FASTQ, "file ends after the '+' line", p,
+               NULL);
+  buf_free(&a), buf_free(&b), buf_free(&c);
 }
 
 static void test_long_reads_up_to_5_mib_are_read_whole(void) {
@@ -784,6 +809,110 @@ static void test_read_name_mismatch_is_pair_mismatch(void) {
   buf_free(&a), buf_free(&b);
 }
 
+/* Both files marking their reads as the same mate (/1 and /1, CASAVA ' 1:N:…' in both, or one of each) is one
+ * file given twice: a pair mismatch naming the record, not a silent self-pairing. Swapped or unmarked mates pair. */
+static void test_same_mate_in_both_files_is_pair_mismatch(void) {
+  static const char *const same[][2] = {
+      {"@s/1", "@s/1"}, {"@s 1:N:0:ACGT", "@s 1:N:0:ACGT"}, {"@s/2", "@s 2:Y:0:1"}, {"@s 1:N:0:1", "@s/1"}};
+  static const char *const fine[][2] = {{"@s/2", "@s/1"}, {"@s 2:N:0:AC", "@s 1:N:0:AC"}, {"@s", "@s/1"},
+                                        {"@s 1:N:0:A", "@s extra"}, {"@s 1:X:0", "@s 1:X:0"}, {"@s 1:N", "@s 1:N"}};
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    buf_t a = {0}, b = {0};
+    rec(&a, "@first/1", "ACGT", "+", NULL);
+    rec(&b, "@first/2", "ACGT", "+", NULL);
+    rec(&a, same[i][0], "ACGT", "+", NULL);
+    rec(&b, same[i][1], "ACGT", "+", NULL);
+    const char *p1 = write_file("mate_R1.fq", a.p, a.n);
+    char *k1 = strdup(p1);
+    expect_error(k1, write_file("mate_R2.fq", b.p, b.n), BG_ERR_PAIR_MISMATCH, "same mate", "at record 2", "read 's'",
+                 k1, NULL);
+    free(k1);
+    buf_free(&a), buf_free(&b);
+  }
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+    buf_t a = {0}, b = {0};
+    rec(&a, fine[i][0], "ACGT", "+", NULL);
+    rec(&b, fine[i][1], "ACGT", "+", NULL);
+    result_t res = read_all(write_file("matef_R1.fq", a.p, a.n), write_file("matef_R2.fq", b.p, b.n), 100, 0);
+    CHECK(res.st == BG_OK && res.pairs == 1, "'%s' / '%s': %d %s", fine[i][0], fine[i][1], res.st, res.err);
+    result_free(&res);
+    buf_free(&a), buf_free(&b);
+  }
+}
+
+/* A FIFO whose writer stalls: once the cancel flag is set, the waiting bg_pair_reader_next returns
+ * BG_ERR_CANCELLED within the poll interval, and close does not wait for the writer either. */
+typedef struct {
+  const char *p1, *p2;
+  const buf_t *d1, *d2;
+  atomic_int release;
+} fifo_writer_t;
+
+static void *fifo_writer(void *arg) {
+  fifo_writer_t *w = arg;
+  int f1 = open(w->p1, O_WRONLY), f2 = open(w->p2, O_WRONLY);
+  if (f1 >= 0 && write(f1, w->d1->p, w->d1->n) != (ssize_t)w->d1->n) perror("fifo write");
+  if (f2 >= 0 && write(f2, w->d2->p, w->d2->n) != (ssize_t)w->d2->n) perror("fifo write");
+  for (int i = 0; i < 1000 && !atomic_load(&w->release); i++) usleep(10000); /* stall: at most 10 s */
+  if (f1 >= 0) close(f1);
+  if (f2 >= 0) close(f2);
+  return NULL;
+}
+
+static void *cancel_later(void *flag) {
+  usleep(200000);
+  atomic_store((atomic_int *)flag, 1);
+  return NULL;
+}
+
+static void test_cancel_reaches_a_reader_waiting_on_a_stalled_fifo(void) {
+  char p1[512], p2[512];
+  snprintf(p1, sizeof p1, "%s", path_of("stall_R1.fifo"));
+  snprintf(p2, sizeof p2, "%s", path_of("stall_R2.fifo"));
+  CHECK(mkfifo(p1, 0600) == 0 && mkfifo(p2, 0600) == 0, "mkfifo: %s", strerror(errno));
+  buf_t a = {0}, b = {0};
+  for (int i = 0; i < 50; i++) {
+    char h[32];
+    snprintf(h, sizeof h, "@f%d/1", i);
+    rec(&a, h, "ACGTACGTAC", "+", NULL);
+    snprintf(h, sizeof h, "@f%d/2", i);
+    rec(&b, h, "TTGCA", "+", NULL);
+  }
+  fifo_writer_t w = {p1, p2, &a, &b, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, fifo_writer, &w);
+  bg_pair_reader_t *r = NULL;
+  char err[512];
+  atomic_int cancel = 0;
+  CHECK(bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err) == BG_OK, "%s", err);
+  if (r != NULL) {
+    bg_pair_reader_set_cancel(r, &cancel);
+    bg_batch_t bt;
+    bg_batch_init(&bt);
+    /* the writer's 50 pairs are read, but the block they fill is published only when full or at the end of the
+     * file: the call waits for the rest, which never comes */
+    double t0 = now_s();
+    pthread_t c; /* the host cancels from another thread, 0.2 s into the wait */
+    pthread_create(&c, NULL, cancel_later, &cancel);
+    bg_status_t st = bg_pair_reader_next(r, &bt, 50, 0, err, sizeof err);
+    double waited = now_s() - t0;
+    pthread_join(c, NULL);
+    CHECK(st == BG_ERR_CANCELLED && strstr(err, "cancelled") && strstr(err, "R1"), "%d after %.2f s: %s", st, waited, err);
+    CHECK(waited >= 0.15 && waited < 1.0, "cancel returned after %.2f s (set at 0.2 s)", waited);
+    CHECK(bg_pair_reader_bytes_done(r) == a.n + b.n, "bytes %llu of %zu", (unsigned long long)bg_pair_reader_bytes_done(r),
+          a.n + b.n);
+    CHECK(bg_pair_reader_bytes_total(r) == 0, "a FIFO has no size");
+    t0 = now_s();
+    bg_pair_reader_close(r);
+    CHECK(now_s() - t0 < 1.0, "close took %.2f s with the writer stalled", now_s() - t0);
+    bg_batch_free(&bt);
+  }
+  atomic_store(&w.release, 1);
+  pthread_join(t, NULL);
+  unlink(p1), unlink(p2);
+  buf_free(&a), buf_free(&b);
+}
+
 static void test_empty_files_are_empty_input(void) {
   const char *e = write_file("empty_R1.fastq", "", 0);
   expect_error(e, g_ok2, BG_ERR_EMPTY_INPUT, "R1", e, NULL);
@@ -994,6 +1123,7 @@ int main(int argc, char **argv) {
   RUN(test_last_record_without_newline_and_fname_header);
   RUN(test_every_column_is_normalised_and_checked);
   RUN(test_zero_length_reads_are_kept);
+  RUN(test_empty_last_read_without_newline_is_a_record);
   RUN(test_long_reads_up_to_5_mib_are_read_whole);
   RUN(test_zero_padding_after_last_member_is_ignored);
   RUN(test_missing_file_is_file_not_found_naming_the_mate);
@@ -1008,6 +1138,8 @@ int main(int argc, char **argv) {
   RUN(test_binary_garbage_is_malformed);
   RUN(test_record_count_mismatch_is_pair_mismatch);
   RUN(test_read_name_mismatch_is_pair_mismatch);
+  RUN(test_same_mate_in_both_files_is_pair_mismatch);
+  RUN(test_cancel_reaches_a_reader_waiting_on_a_stalled_fifo);
   RUN(test_empty_files_are_empty_input);
   RUN(test_close_mid_stream_returns_quickly);
   RUN(test_progress_reaches_total_and_never_decreases);

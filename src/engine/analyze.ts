@@ -7,6 +7,7 @@
 
 import {
   CancelledError,
+  checkPath,
   type Database,
   InputError,
   type Progress,
@@ -14,7 +15,7 @@ import {
   type RunOptions,
   Status,
 } from "../../ffi/mod.ts";
-import { type HamronizationMeta, type SampleResult, writeOutputs } from "./writers.ts";
+import { type HamronizationMeta, prepareOutputDir, type SampleResult, writeOutputs } from "./writers.ts";
 
 export type { SampleResult } from "./writers.ts";
 
@@ -23,7 +24,8 @@ export interface AnalyzeSampleOptions {
   db: Database;
   r1: string;
   r2: string;
-  /** Folder receiving results.json, genes.tsv, mutations.tsv, hamronization.tsv (created if needed). */
+  /** Folder receiving results.json, genes.tsv, mutations.tsv, hamronization.tsv (created if needed; an earlier
+   * run's files there are removed before the run starts). */
   outDir: string;
   sampleId: string;
   options?: RunOptions;
@@ -96,6 +98,11 @@ export async function analyzeSample(o: AnalyzeSampleOptions): Promise<AnalyzeSam
   const cancelled = () => new CancelledError("Run cancelled", { cause: o.signal?.reason });
   if (o.signal?.aborted) throw cancelled();
   const started = performance.now();
+  // before the engine: missing inputs leave no folder behind, an unwritable folder fails now, and an earlier
+  // run's results are gone if this one fails
+  await checkPath(o.r1, "file", "R1");
+  await checkPath(o.r2, "file", "R2");
+  await prepareOutputDir(o.outDir);
   const run = new Run(o.db);
   let last: Progress | undefined;
   const report = (p: Progress) => {

@@ -131,3 +131,143 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a run that fails leaves none of an earlier run's result files in its folder",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-stale-" });
+    try {
+      const { r1, r2 } = await writeReads(dir, 100);
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      const outDir = `${dir}/out`;
+      const first = await analyzeSample({ db, r1, r2, outDir, sampleId: "T" });
+      assert.equal(first.files.length, 4);
+      // the same folder again, with an R1 whose 60th record is cut short
+      const cut = (await Deno.readTextFile(r1)).split("\n").slice(0, 238).join("\n") + "\n";
+      await Deno.writeTextFile(`${dir}/cut_R1.fastq`, cut);
+      await assert.rejects(
+        analyzeSample({ db, r1: `${dir}/cut_R1.fastq`, r2, outDir, sampleId: "T" }),
+        (e) => e instanceof InputError && /truncated record|ended after/.test(e.message),
+      );
+      for (const name of ["results.json", "genes.tsv", "mutations.tsv", "hamronization.tsv"]) {
+        await assert.rejects(Deno.stat(`${outDir}/${name}`), Deno.errors.NotFound, `${name} was left`);
+      }
+      assert.deepEqual([...Deno.readDirSync(outDir)], []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "an output folder whose path is taken by a file fails before the engine runs, as an InputError",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-outfile-" });
+    try {
+      await Deno.writeTextFile(`${dir}/taken`, "not a folder");
+      const { r1, r2 } = await writeReads(dir, 20);
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      for (const outDir of [`${dir}/taken`, `${dir}/taken/sub`]) {
+        const seen: Progress[] = [];
+        await assert.rejects(
+          analyzeSample({
+            db,
+            r1,
+            r2,
+            outDir,
+            sampleId: "T",
+            onProgress: (p) => seen.push(p),
+          }),
+          (e) =>
+            e instanceof InputError && e.code === "BG_ERR_INVALID_ARGUMENT" &&
+            e.message === `Cannot write results: the output folder's path is taken by a file (${outDir})`,
+        );
+        assert.equal(seen.length, 0); // the engine never started
+      }
+      assert.equal(await Deno.readTextFile(`${dir}/taken`), "not a folder");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Feeds `text` into the FIFO at `path`, then holds it open (a stalled writer) until `release` resolves. */
+async function feedFifo(path: string, text: string, release: Promise<void>): Promise<void> {
+  const f = await Deno.open(path, { write: true });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
+    await release;
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test({
+  name: "FIFO input: input.bytes counts what was read; a cancel reaches a run whose writer has stalled",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-fifo-" });
+    try {
+      const { r1, r2 } = await writeReads(dir, 100);
+      const [t1, t2] = [await Deno.readTextFile(r1), await Deno.readTextFile(r2)];
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      const mkfifo = async (p: string) => {
+        const out = await new Deno.Command("mkfifo", { args: [p] }).output();
+        assert.equal(out.code, 0);
+      };
+      // writers that finish: the same result as the files, and the bytes that came through the pipes
+      await mkfifo(`${dir}/a_R1.fq`);
+      await mkfifo(`${dir}/a_R2.fq`);
+      const feeders = Promise.all([
+        feedFifo(`${dir}/a_R1.fq`, t1, Promise.resolve()),
+        feedFifo(`${dir}/a_R2.fq`, t2, Promise.resolve()),
+      ]);
+      const piped = await analyzeSample({
+        db,
+        r1: `${dir}/a_R1.fq`,
+        r2: `${dir}/a_R2.fq`,
+        outDir: `${dir}/a`,
+        sampleId: "T",
+      });
+      await feeders;
+      const filed = await analyzeSample({ db, r1, r2, outDir: `${dir}/b`, sampleId: "T" });
+      assert.equal(piped.result.input.read_pairs, 100);
+      assert.equal(piped.result.input.bytes, t1.length + t2.length);
+      assert.equal(piped.result.input.bytes, filed.result.input.bytes);
+      assert.deepEqual(piped.result.genes, filed.result.genes);
+
+      // writers that stall after their data: aborting ends the run within a second, with nothing written
+      await mkfifo(`${dir}/s_R1.fq`);
+      await mkfifo(`${dir}/s_R2.fq`);
+      let release = () => {};
+      const released = new Promise<void>((resolve) => release = resolve);
+      const stalled = Promise.all([
+        feedFifo(`${dir}/s_R1.fq`, t1, released),
+        feedFifo(`${dir}/s_R2.fq`, t2, released),
+      ]);
+      const ac = new AbortController();
+      const pending = analyzeSample({
+        db,
+        r1: `${dir}/s_R1.fq`,
+        r2: `${dir}/s_R2.fq`,
+        outDir: `${dir}/s`,
+        sampleId: "T",
+        signal: ac.signal,
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      ac.abort();
+      await assert.rejects(pending, CancelledError);
+      const took = performance.now() - t0;
+      release();
+      await stalled;
+      assert.ok(took < 1000, `the cancel took ${took.toFixed(0)} ms`);
+      await assert.rejects(Deno.stat(`${dir}/s/results.json`), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { EngineResult, GeneCall, MutationCall } from "../../ffi/mod.ts";
+import { type EngineResult, type GeneCall, InputError, type MutationCall, Status } from "../../ffi/mod.ts";
 
 /** The engine result with the sample's id, as written to results.json. */
 export type SampleResult = EngineResult & { sample_id: string };
@@ -223,6 +223,54 @@ async function writeDurable(path: string, text: string): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await f.write(bytes.subarray(off));
   await f.syncData();
+}
+
+/** Deno's error for a path that cannot be made a folder because a file is in the way (EEXIST / ENOTDIR). */
+function fileInTheWay(err: unknown): boolean {
+  return err instanceof Deno.errors.AlreadyExists || err instanceof Deno.errors.NotADirectory;
+}
+
+/**
+ * Makes `outDir` ready for a run, before the run starts: creates it (and its parents) and removes the output
+ * files an earlier run left there (results.json first), so that a run that fails leaves nothing that looks
+ * like its results, and a folder that cannot be written fails the run at once instead of after the analysis.
+ * Rejects with `InputError`: `INVALID_ARGUMENT` when a file is in the way of the folder, `PERMISSION_DENIED`
+ * when it cannot be written; other failures as they are.
+ */
+export async function prepareOutputDir(outDir: string): Promise<void> {
+  try {
+    await Deno.mkdir(outDir, { recursive: true });
+  } catch (err) {
+    if (fileInTheWay(err)) {
+      throw new InputError(
+        Status.INVALID_ARGUMENT,
+        `Cannot write results: the output folder's path is taken by a file (${outDir})`,
+        { cause: err },
+      );
+    }
+    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+      throw new InputError(Status.PERMISSION_DENIED, `Cannot write results: permission denied (${outDir})`, {
+        cause: err,
+      });
+    }
+    throw new Error(`Cannot create the output folder: ${(err as Error).message} (${outDir})`, { cause: err });
+  }
+  const sep = outDir.endsWith("/") ? "" : "/";
+  for (const name of [...OUTPUT_FILES].reverse()) { // results.json first: the set stops looking complete at once
+    try {
+      await Deno.remove(`${outDir}${sep}${name}`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue;
+      if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+        throw new InputError(
+          Status.PERMISSION_DENIED,
+          `Cannot write results: an earlier run's ${name} cannot be removed: permission denied (${outDir})`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
 }
 
 /**

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { CancelledError, checkPath, InputError, type Progress, type Stage, Status } from "../../ffi/mod.ts";
+import { CancelledError, checkPath, type Progress, type Stage } from "../../ffi/mod.ts";
 import { analyzeSample } from "../engine/analyze.ts";
+import { prepareOutputDir } from "../engine/writers.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { ProgressBus, ServiceStage } from "../progress/bus.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -202,9 +203,13 @@ export class JobWorker {
 
   async #analyze(job: Job, attempt: number, signal: AbortSignal, log: Logger): Promise<CompletionRecord> {
     this.#publish(job, "validating_input", 0.01, STAGE_MESSAGES.validating_input!, { attempt });
-    await checkPath(job.path_to_r1, "file", "R1");
-    await checkPath(job.path_to_r2, "file", "R2");
-    await prepareOutput(job.output_path);
+    await checkPath(job.path_to_r1, "regular file", "R1");
+    await checkPath(job.path_to_r2, "regular file", "R2");
+    await prepareOutputDir(job.output_path);
+    // not this job's completion (readCompletion said so): another job's, or this one's from a failed write
+    await Deno.remove(`${job.output_path}/${MARKER_FILE}`).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
     if (signal.aborted) throw new CancelledError("Run cancelled", { cause: signal.reason });
 
     this.#publish(job, "loading_database", 0.03, STAGE_MESSAGES.loading_database!);
@@ -284,23 +289,5 @@ export class JobWorker {
       engine_seconds: Math.round(engineSeconds * 1000) / 1000,
     });
     return record;
-  }
-}
-
-/** Creates the output folder; permission problems are permanent input errors, anything else is left as is. */
-async function prepareOutput(path: string): Promise<void> {
-  try {
-    await Deno.mkdir(path, { recursive: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-      throw new InputError(
-        Status.PERMISSION_DENIED,
-        `Cannot write output folder: permission denied (${path})`,
-        {
-          cause: err,
-        },
-      );
-    }
-    throw new Error(`Cannot create output folder: ${(err as Error).message} (${path})`, { cause: err });
   }
 }

@@ -1,0 +1,134 @@
+// JobWorker on the real engine, without Kafka or Redis: what a job's inputs and output folder must be, and that
+// a failed job leaves nothing in its folder that looks complete (neither results nor a completion marker).
+import assert from "node:assert/strict";
+import { Database, engineInfo } from "../ffi/mod.ts";
+import type { Job } from "../src/jobs/schema.ts";
+import { JobWorker, MARKER_FILE, type ProgressSink } from "../src/jobs/worker.ts";
+
+const unavailable = (() => {
+  try {
+    engineInfo();
+    return "";
+  } catch (err) {
+    return (err as Error).message;
+  }
+})();
+if (unavailable) console.error(`worker_test: ignored: ${unavailable}`);
+
+const sink: ProgressSink = { publish: () => {}, resetAttempt: () => {} };
+
+/** Error-free 100 bp pairs over the first allele of beta-lactam.fsa, in R1/R2 files under `dir`. */
+async function writeReads(dir: string, pairs: number): Promise<{ r1: string; r2: string }> {
+  const fsa = await Deno.readTextFile("/usr/share/resfinder/db/beta-lactam.fsa");
+  const seq = fsa.split(">")[1].split("\n").slice(1).join("").toUpperCase();
+  let a = "", b = "";
+  for (let i = 0; i < pairs; i++) {
+    const start = (i * 7) % (seq.length - 100);
+    a += `@r${i}/1\n${seq.slice(start, start + 100)}\n+\n${"I".repeat(100)}\n`;
+    b += `@r${i}/2\n${seq.slice(start, start + 100)}\n+\n${"I".repeat(100)}\n`;
+  }
+  await Deno.writeTextFile(`${dir}/W_R1.fastq`, a);
+  await Deno.writeTextFile(`${dir}/W_R2.fastq`, b);
+  return { r1: `${dir}/W_R1.fastq`, r2: `${dir}/W_R2.fastq` };
+}
+
+Deno.test({
+  name: "JobWorker: FIFO inputs, and an output path taken by a file, fail at once as permanent input errors",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
+    try {
+      const { r1, r2 } = await writeReads(dir, 20);
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      const worker = new JobWorker({
+        dbCache: { get: () => Promise.resolve(db) },
+        bus: sink,
+        backend: "cpu",
+        threads: 1,
+        deviceId: 0,
+        workerId: "w",
+      });
+      // nobody writes to this FIFO: had the engine opened it, the job would wait for ever
+      assert.equal((await new Deno.Command("mkfifo", { args: [`${dir}/p_R1.fq`] }).output()).code, 0);
+      await Deno.writeTextFile(`${dir}/taken`, "x");
+      const cases: [Partial<Job>, string][] = [
+        [
+          { path_to_r1: `${dir}/p_R1.fq` },
+          `Cannot read R1: expected a regular file, found a FIFO (named pipe) (${dir}/p_R1.fq)`,
+        ],
+        [
+          { output_path: `${dir}/taken` },
+          `Cannot write results: the output folder's path is taken by a file (${dir}/taken)`,
+        ],
+      ];
+      for (const [change, message] of cases) {
+        const job: Job = {
+          job_id: "j1",
+          sample_id: "S",
+          path_to_r1: r1,
+          path_to_r2: r2,
+          output_path: `${dir}/out`,
+          ...change,
+        };
+        const outcome = await Promise.race([
+          worker.run(job, { attempt: 0 }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the job hung")), 10_000)),
+        ]);
+        assert.equal(outcome.status, "failed");
+        if (outcome.status !== "failed") continue;
+        assert.equal(outcome.error.errorClass, "permanent");
+        assert.equal(outcome.error.code, "BG_ERR_INVALID_ARGUMENT");
+        assert.equal(outcome.error.message, message);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "JobWorker: a job that fails in a folder holding another job's results leaves neither results nor marker",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
+    try {
+      const { r1, r2 } = await writeReads(dir, 40);
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      const worker = new JobWorker({
+        dbCache: { get: () => Promise.resolve(db) },
+        bus: sink,
+        backend: "cpu",
+        threads: 1,
+        deviceId: 0,
+        workerId: "w",
+      });
+      const out = `${dir}/out`;
+      const first = await worker.run(
+        { job_id: "first", sample_id: "S", path_to_r1: r1, path_to_r2: r2, output_path: out },
+        { attempt: 0 },
+      );
+      assert.equal(first.status, "completed");
+      await Deno.stat(`${out}/${MARKER_FILE}`);
+      await Deno.stat(`${out}/results.json`);
+      // another job into the same folder, with R2 one record short
+      const short = (await Deno.readTextFile(r2)).split("\n").slice(0, -5).join("\n") + "\n";
+      await Deno.writeTextFile(`${dir}/short_R2.fastq`, short);
+      const second = await worker.run(
+        {
+          job_id: "second",
+          sample_id: "S",
+          path_to_r1: r1,
+          path_to_r2: `${dir}/short_R2.fastq`,
+          output_path: out,
+        },
+        { attempt: 0 },
+      );
+      assert.equal(second.status, "failed");
+      if (second.status === "failed") assert.equal(second.error.code, "BG_ERR_PAIR_MISMATCH");
+      assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
