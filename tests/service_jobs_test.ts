@@ -230,9 +230,10 @@ Deno.test({
     withCtx(async ({ kafka, redis, topics, ws, env, jobIds }) => {
       const jobId = `job-${randomSuffix()}`;
       jobIds.push(jobId);
-      // The output folder's parent is a regular file: creating it fails with a non-engine error.
+      // The output folder's parent is a symbolic link to itself: creating the folder fails with an error that
+      // is neither the engine's nor a known input problem (ELOOP).
       const blocker = `${ws.dir}/blocker`;
-      await Deno.writeTextFile(blocker, "not a folder");
+      await Deno.symlink(blocker, blocker);
       const job = jobFor(ws, jobId, { output_path: `${blocker}/out` });
       await produce(kafka, topics.jobs, job, { key: jobId });
       await withService({ ...env, BASE_RETRY_DELAY: "3" }, async () => {

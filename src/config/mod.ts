@@ -34,6 +34,20 @@ const unsetIfEmpty = (v: unknown) => (v === "" || v === null ? undefined : v);
 const optStr = z.preprocess(unsetIfEmpty, str.min(1).optional());
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number) => z.coerce.number().finite().min(min);
+/** The longest delay a timer can wait (setTimeout fires at once past 2^31-1 ms), in seconds and in ms. */
+export const MAX_DELAY_SECONDS = 2147483;
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** A delay in seconds (or ms) that a timer can wait: larger ones would fire at once. */
+const delay = (unit: "seconds" | "ms") =>
+  (unit === "seconds" ? num(0) : int(0)).superRefine((v, ctx) => {
+    const max = unit === "seconds" ? MAX_DELAY_SECONDS : MAX_DELAY_MS;
+    if (v > max) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `expected at most ${max} ${unit} (about 24.8 days, the longest timer delay), found ${v}`,
+      });
+    }
+  });
 const optInt = (min: number, max: number) => z.preprocess(unsetIfEmpty, int(min, max).optional());
 const csv = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
@@ -118,10 +132,10 @@ export const SETTINGS = {
   SPECIES: { schema: csv, default: "", doc: "PointFinder species, comma-separated (empty: all)" },
   DB_CACHE_DIR: { schema: str.min(1), default: defaultCacheDir, doc: "Where built indexes are cached" },
   MAX_RETRIES: { schema: int(0, 100), default: 3, doc: "Retries before the DLQ" },
-  BASE_RETRY_DELAY: { schema: num(0), default: 60, doc: "First retry delay, seconds (doubles)" },
-  MAX_RETRY_DELAY: { schema: num(0), default: 3600, doc: "Retry delay cap, seconds" },
+  BASE_RETRY_DELAY: { schema: delay("seconds"), default: 60, doc: "First retry delay, seconds (doubles)" },
+  MAX_RETRY_DELAY: { schema: delay("seconds"), default: 3600, doc: "Retry delay cap, seconds" },
   RETRY_JITTER: { schema: num(0).pipe(z.number().max(1)), default: 0.2, doc: "Jitter fraction (0..1)" },
-  JOB_TIMEOUT_SECONDS: { schema: num(0), default: 0, doc: "Per-job time limit, seconds (0: none)" },
+  JOB_TIMEOUT_SECONDS: { schema: delay("seconds"), default: 0, doc: "Per-job time limit, seconds (0: none)" },
   PROGRESS_INTERVAL_MS: { schema: int(10, 60000), default: 250, doc: "Engine progress polling interval" },
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS), default: "info", doc: "debug, info, warn or error" },
   HOST: { schema: str.min(1), default: "0.0.0.0", doc: "Bind address of both ports" },
@@ -131,7 +145,11 @@ export const SETTINGS = {
   TLS_KEY_FILE: { schema: optStr, default: undefined, doc: "PEM private key" },
   STATUS_TTL_SECONDS: { schema: int(1), default: 604800, doc: "TTL of job_status:{id} and streams" },
   STREAM_MAXLEN: { schema: int(1), default: 1000, doc: "Events kept per job stream" },
-  SHUTDOWN_GRACE_MS: { schema: int(0), default: 10000, doc: "Time a running job may finish at shutdown" },
+  SHUTDOWN_GRACE_MS: {
+    schema: delay("ms"),
+    default: 10000,
+    doc: "Time a running job may finish at shutdown",
+  },
   WORKER_ID: { schema: str.min(1), default: defaultWorkerId, doc: "Worker id in DLQ headers and logs" },
 } as const satisfies Record<
   string,

@@ -120,3 +120,35 @@ Deno.test("the engine's settings are checked at start and handed to the engine i
   exportEngineSettings(await loadConfig({ env: {}, readFile: noFile }), { set: (k, v) => set.set(k, v) });
   assert.equal(set.size, 0, "nothing set: the engine keeps its defaults");
 });
+
+Deno.test("delays a timer cannot wait are refused, naming the key and the limit", async () => {
+  for (const key of ["JOB_TIMEOUT_SECONDS", "BASE_RETRY_DELAY", "MAX_RETRY_DELAY"]) {
+    const env: Record<string, string> = { [key]: "2147484" };
+    if (key === "BASE_RETRY_DELAY") env.MAX_RETRY_DELAY = "2147483";
+    await assert.rejects(
+      () => loadConfig({ env, readFile: noFile }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === key &&
+        e.message ===
+          `Invalid ${key} (from environment): expected at most 2147483 seconds (about 24.8 days, the longest timer delay), found 2147484`,
+      key,
+    );
+  }
+  await assert.rejects(
+    () => loadConfig({ env: { SHUTDOWN_GRACE_MS: "2147483648" }, readFile: noFile }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.key === "SHUTDOWN_GRACE_MS" && /at most 2147483647 ms/.test(e.message),
+  );
+  const c = await loadConfig({
+    env: {
+      JOB_TIMEOUT_SECONDS: "2147483",
+      BASE_RETRY_DELAY: "2147483",
+      MAX_RETRY_DELAY: "2147483",
+      SHUTDOWN_GRACE_MS: "2147483647",
+    },
+    readFile: noFile,
+  });
+  assert.equal(c.JOB_TIMEOUT_SECONDS, 2147483);
+  assert.equal(c.MAX_RETRY_DELAY, 2147483);
+  assert.equal(c.SHUTDOWN_GRACE_MS, 2 ** 31 - 1);
+});

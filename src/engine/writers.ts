@@ -253,7 +253,13 @@ export async function prepareOutputDir(outDir: string): Promise<void> {
         cause: err,
       });
     }
-    throw new Error(`Cannot create the output folder: ${(err as Error).message} (${outDir})`, { cause: err });
+    const message = (err as Error).message; // Deno's names the path it tried
+    throw new Error(
+      `Cannot create the output folder: ${message}${message.includes(outDir) ? "" : ` (${outDir})`}`,
+      {
+        cause: err,
+      },
+    );
   }
   const sep = outDir.endsWith("/") ? "" : "/";
   for (const name of [...OUTPUT_FILES].reverse()) { // results.json first: the set stops looking complete at once

@@ -13,6 +13,14 @@
  * - Invalid JSON or schema: dead-lettered with the validation message and committed.
  * - A redelivered job whose results are complete (marker beside results.json) is acknowledged without
  *   running again; its `job_results` record is produced only if it was not yet.
+ * - A cancel request (`job_cancel:{id}`) stops the job before it runs, unless its results are already complete
+ *   or the request is older than the record (a resubmission of a cancelled job id). The flag is cleared once
+ *   the job reaches a final state: completed, dead-lettered or cancelled.
+ * - Rebalance: when a partition with a running job is assigned to another member, the job is aborted as
+ *   interrupted (no result, retry or dead-letter record) and nothing of that partition is committed any more:
+ *   its new owner reads the record again. Offsets are only committed for partitions assigned now.
+ * - Shutdown waits `graceMs` for running jobs, aborts them, and waits at most `abortWaitMs` more; a job still
+ *   running then (stuck where it cannot see the abort) is abandoned uncommitted, to be redelivered.
  *
  * @module
  */
@@ -32,6 +40,7 @@ import {
   type JobOutcome,
   type JobWorker,
   MARKER_FILE,
+  readCompletion,
   writeJsonAtomic,
 } from "../jobs/worker.ts";
 import { ensureTopics } from "./client.ts";
@@ -45,7 +54,10 @@ import {
 } from "./headers.ts";
 
 /** The part of the progress bus the consumer uses. */
-export type ConsumerBus = Pick<ProgressBus, "publish" | "resetAttempt" | "registerJob" | "isCancelled">;
+export type ConsumerBus = Pick<
+  ProgressBus,
+  "publish" | "resetAttempt" | "registerJob" | "cancelRequestedAt" | "clearCancel"
+>;
 
 /** Settings of the consumer (a subset of {@link Config}). */
 export type ConsumerSettings = Pick<
@@ -78,6 +90,8 @@ export interface JobConsumerOptions {
   now?: () => number;
   /** Random source of the retry jitter; injectable for tests. */
   random?: () => number;
+  /** At shutdown, how long aborted jobs may take to end before they are abandoned (default 10000 ms). */
+  abortWaitMs?: number;
 }
 
 interface Active {
@@ -85,10 +99,29 @@ interface Active {
   key: string;
   controller: AbortController;
   done: Promise<void>;
+  /**
+   * Why the job may no longer record an outcome or commit: its partition went to another member, or
+   * shutdown gave up waiting for it. Its record is then redelivered (to the partition's owner).
+   */
+  revoked: "reassigned" | "abandoned" | null;
+}
+
+/** The job's partition is no longer this consumer's, or the consumer gave up on it: nothing is recorded. */
+class RevokedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RevokedError";
+  }
 }
 
 /** How long to wait before re-reading a record whose outcome could not be made durable (broker down). */
 const REDELIVER_AFTER_MS = 2000;
+
+/**
+ * A cancel request older than the job's record by more than this is stale (it was for an earlier submission
+ * of the same job id); the margin allows for clock differences between the producer and the canceller.
+ */
+const CANCEL_CLOCK_SKEW_MS = 5000;
 
 /** Consumes jobs and runs them on the worker; see the module documentation. */
 export class JobConsumer {
@@ -106,6 +139,8 @@ export class JobConsumer {
   #stopping = false;
   #stopped: Promise<void> | null = null;
   #listeners: (() => void)[] = [];
+  /** Partitions assigned to this member (`topic:partition`) since the last group join; null before it. */
+  #assigned: Set<string> | null = null;
 
   constructor(o: JobConsumerOptions) {
     this.#o = o;
@@ -187,7 +222,7 @@ export class JobConsumer {
           group: e.payload.groupId,
           assignment: e.payload.memberAssignment,
         });
-        this.#parts.reapply();
+        this.#onAssignment(e.payload.memberAssignment);
       }),
       this.#consumer.on(ev.END_BATCH_PROCESS, (e) => {
         const lag = Number(e.payload.offsetLag);
@@ -231,7 +266,8 @@ export class JobConsumer {
 
   /**
    * Stops: no more records are taken; running jobs get `graceMs` to finish (and commit), then are cancelled
-   * and left uncommitted for redelivery; the producer is flushed and both clients disconnect. Idempotent;
+   * and left uncommitted for redelivery; a job that has not ended `abortWaitMs` after its abort is abandoned
+   * (uncommitted, it records nothing). The producer is flushed and both clients disconnect. Idempotent;
    * every step runs even if one fails.
    */
   stop(o: { graceMs?: number } = {}): Promise<void> {
@@ -267,10 +303,27 @@ export class JobConsumer {
         ]));
       clearTimeout(timer);
       for (const a of this.#active.values()) a.controller.abort("shutdown");
-      await step(
-        "wait for cancelled jobs",
-        () => Promise.allSettled([...this.#active.values()].map((a) => a.done)),
-      );
+      const abortWaitMs = this.#o.abortWaitMs ?? 10_000;
+      await step("wait for cancelled jobs", () =>
+        Promise.race([
+          Promise.allSettled([...this.#active.values()].map((a) => a.done)),
+          new Promise((r) => timer = setTimeout(r, abortWaitMs)),
+        ]));
+      clearTimeout(timer);
+      const stuck = [...this.#active.values()];
+      if (stuck.length > 0) {
+        // Stuck where the abort cannot reach (native code): stop without it. Its offset is not committed, so
+        // the record is redelivered; whatever it does later records nothing.
+        for (const a of stuck) a.revoked = "abandoned";
+        this.#active.clear();
+        this.#log.warn(
+          "Jobs did not stop after the abort; shutting down without them (they will be redelivered)",
+          {
+            jobs: stuck.map((a) => a.jobId || a.key),
+            abortWaitMs,
+          },
+        );
+      }
     }
     await step("stop consumer", () => this.#consumer.stop());
     await step("disconnect consumer", () => this.#consumer.disconnect());
@@ -280,10 +333,44 @@ export class JobConsumer {
     this.#connected = false;
   }
 
+  /**
+   * A new assignment (after any rebalance): jobs whose partition went elsewhere are aborted and will record
+   * nothing; their new owner reads the record again. Partitions kept stay paused as they were.
+   */
+  #onAssignment(assignment: Record<string, number[]>): void {
+    const assigned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment ?? {})) {
+      for (const p of partitions) assigned.add(`${topic}:${p}`);
+    }
+    this.#assigned = assigned;
+    this.#parts.retain((key) => assigned.has(key));
+    for (const a of this.#active.values()) {
+      if (assigned.has(a.key) || a.revoked) continue;
+      a.revoked = "reassigned";
+      this.#log.warn(
+        "Partition reassigned while its job runs; the job is stopped and left to the new owner",
+        {
+          job_id: a.jobId || undefined,
+          partition: a.key,
+        },
+      );
+      a.controller.abort("shutdown");
+    }
+    this.#parts.reapply();
+  }
+
+  #isAssigned(key: string): boolean {
+    return this.#assigned === null || this.#assigned.has(key);
+  }
+
   /** Called by KafkaJS for each record; returns at once (the job runs in the background). */
   #onMessage({ topic, partition, message }: EachMessagePayload): Promise<void> {
     const key = `${topic}:${partition}`;
     const offset = message.offset;
+    if (!this.#isAssigned(key)) {
+      // A record fetched before a rebalance took the partition away: its new owner reads it.
+      return Promise.resolve();
+    }
     if (this.#stopping) {
       this.#parts.holdBack(topic, partition, offset, "stopping");
       return Promise.resolve();
@@ -301,10 +388,21 @@ export class JobConsumer {
     }
     this.#parts.take(topic, partition);
     const controller = new AbortController();
-    const active: Active = { jobId: "", key, controller, done: Promise.resolve() };
+    const active: Active = { jobId: "", key, controller, done: Promise.resolve(), revoked: null };
     this.#active.set(key, active);
     active.done = this.#process(topic, partition, message, active)
-      .catch((err) => {
+      .then(() => "ended", (err) => {
+        if (active.revoked) {
+          // Not this consumer's to record: the partition's owner reads the record again.
+          this.#log.info("Job stopped without recording an outcome", {
+            topic,
+            partition,
+            offset,
+            reason: active.revoked,
+          });
+          this.#o.metrics?.jobsTotal.inc({ outcome: "interrupted" });
+          return "revoked";
+        }
         // The outcome could not be made durable: read the record again a little later.
         this.#log.error("Job outcome not recorded; the record will be read again", {
           topic,
@@ -318,17 +416,62 @@ export class JobConsumer {
         }
         return "held";
       })
-      .then((held) => {
-        this.#active.delete(key);
-        this.#parts.release(topic, partition, held === "held" || this.#stopping);
+      .then((ended) => {
+        if (this.#active.get(key) === active) this.#active.delete(key);
+        if (active.revoked === "abandoned") return;
+        // A partition that went elsewhere is resumed here so that it is consumed if it comes back.
+        this.#parts.release(topic, partition, ended === "held" || (this.#stopping && ended !== "revoked"));
         if (!this.#stopping) this.#parts.wakeWaiting();
-      });
+      })
+      .catch((err) => this.#log.warn("Cannot release the job's partition", { topic, partition, error: err }));
     return Promise.resolve();
   }
 
-  async #commit(topic: string, partition: number, offset: string): Promise<void> {
+  /** Commits past `offset`, unless the job was revoked or the partition is no longer assigned here. */
+  async #commit(topic: string, partition: number, offset: string, active: Active): Promise<void> {
+    this.#checkOwned(active);
     const next = (BigInt(offset) + 1n).toString();
     await this.#consumer.commitOffsets([{ topic, partition, offset: next }]);
+  }
+
+  /** Throws {@link RevokedError} when the job may no longer record anything. */
+  #checkOwned(active: Active): void {
+    if (!active.revoked && !this.#isAssigned(active.key)) active.revoked = "reassigned";
+    if (active.revoked) {
+      throw new RevokedError(`Job not recorded: its partition ${active.key} was ${active.revoked}`);
+    }
+  }
+
+  /**
+   * Whether a pending cancel request applies to this run of the job. A request older than the record (by more
+   * than the clock margin) belongs to an earlier submission of the same job id, and a job whose results are
+   * complete is acknowledged, not cancelled; in both cases the stale flag is removed.
+   */
+  async #cancelApplies(job: Job, message: KafkaMessage, log: Logger): Promise<boolean> {
+    const requestedAt = await this.#o.bus.cancelRequestedAt(job.job_id);
+    if (requestedAt === null) return false;
+    const recordAt = Number(message.timestamp);
+    let stale: string | null = null;
+    if (Number.isFinite(recordAt) && requestedAt < recordAt - CANCEL_CLOCK_SKEW_MS) {
+      stale = "the request is older than the job's record";
+    } else if (await readCompletion(job)) {
+      stale = "the job's results are already complete";
+    }
+    if (stale === null) return true;
+    log.info(`Cancel request ignored: ${stale}`, {
+      cancel_requested_at: new Date(requestedAt).toISOString(),
+    });
+    await this.#clearCancel(job, log);
+    return false;
+  }
+
+  /** Removes the job's cancel flag (a final state was reached); a Redis failure is only logged. */
+  async #clearCancel(job: Job, log: Logger): Promise<void> {
+    try {
+      await this.#o.bus.clearCancel(job.job_id);
+    } catch (err) {
+      log.warn("Cannot clear the job's cancel flag", { error: err });
+    }
   }
 
   async #process(topic: string, partition: number, message: KafkaMessage, active: Active): Promise<void> {
@@ -358,7 +501,7 @@ export class JobConsumer {
       });
       this.#o.metrics?.deadLettersTotal.inc({ error_class: "permanent" });
       this.#o.metrics?.jobsTotal.inc({ outcome: "invalid" });
-      await this.#commit(topic, partition, offset);
+      await this.#commit(topic, partition, offset, active);
       return;
     }
     const job = parsed.job;
@@ -383,18 +526,23 @@ export class JobConsumer {
     }
     let cancelled = false;
     try {
-      cancelled = await bus.isCancelled(job.job_id);
+      cancelled = await this.#cancelApplies(job, message, log);
     } catch (err) {
       log.warn("Cannot check whether the job was cancelled", { error: err });
     }
+    // Its partition went elsewhere while the job was being registered: do not start it.
+    this.#checkOwned(active);
     log.info("Job started", { attempt: info.failures });
     const outcome: JobOutcome = cancelled
       ? { status: "cancelled", durationMs: 0 }
       : await this.#o.worker.run(job, { attempt: info.failures, signal: active.controller.signal });
+    // Whatever the outcome, a job whose partition went elsewhere (or that shutdown abandoned) records nothing.
+    this.#checkOwned(active);
     if (outcome.status !== "completed" || !outcome.duplicate) {
       const ms = outcome.status === "completed" ? outcome.record.duration_ms : outcome.durationMs;
       this.#o.metrics?.jobDuration.observe(ms / 1000);
     }
+    let final = true;
     switch (outcome.status) {
       case "completed":
         await this.#completed(job, outcome.record, outcome.duplicate, log);
@@ -418,10 +566,12 @@ export class JobConsumer {
         this.#o.metrics?.jobsTotal.inc({ outcome: "interrupted" });
         return;
       case "failed":
-        await this.#failed(job, message, info, outcome.error, outcome.durationMs, log);
+        final =
+          await this.#failed(job, message, info, outcome.error, outcome.durationMs, log) === "dead_letter";
         break;
     }
-    await this.#commit(topic, partition, offset);
+    await this.#commit(topic, partition, offset, active);
+    if (final) await this.#clearCancel(job, log);
   }
 
   #record(
@@ -493,7 +643,7 @@ export class JobConsumer {
     error: Classified,
     durationMs: number,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<"retry" | "dead_letter"> {
     const s = this.#s;
     const now = this.#now();
     const nowIso = new Date(now).toISOString();
@@ -552,7 +702,7 @@ export class JobConsumer {
         },
         error_details: errorDetails,
       });
-      return;
+      return "retry";
     }
     log.error("Job failed; dead-lettered", errorDetails);
     await this.#send(s.KAFKA_TOPIC_DLQ, {
@@ -581,6 +731,7 @@ export class JobConsumer {
       message: `Job failed: ${error.message}`,
       error_details: errorDetails,
     });
+    return "dead_letter";
   }
 
   #sendResult(job: Job, record: CompletionRecord): Promise<void> {

@@ -20,12 +20,19 @@ export interface PartitionOps {
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
 
+function splitKey(key: string): [string, number] {
+  const i = key.lastIndexOf(":");
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
 /** See the module documentation. */
 export class Partitions {
   readonly #ops: PartitionOps;
   readonly #busy = new Set<string>();
   readonly #waiting = new Map<string, [string, number]>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Whether a partition is assigned to this member (from the last {@link retain}). */
+  #keep: (key: string) => boolean = () => true;
 
   constructor(ops: PartitionOps) {
     this.#ops = ops;
@@ -106,11 +113,38 @@ export class Partitions {
     }
   }
 
-  /** After a rebalance: pause again what must stay paused. */
+  /**
+   * After a rebalance, forgets the holds of partitions no longer assigned (`keep(key)` false): their due-time
+   * timers and waits end, and they are resumed in the consumer's pause state so that they are read again if
+   * they come back. Busy ones stay busy until their job ends ({@link release}).
+   */
+  retain(keep: (key: string) => boolean): void {
+    this.#keep = keep;
+    const gone = new Set<string>();
+    for (const [key, t] of this.#timers) {
+      if (keep(key)) continue;
+      clearTimeout(t);
+      this.#timers.delete(key);
+      gone.add(key);
+    }
+    for (const key of this.#waiting.keys()) {
+      if (keep(key)) continue;
+      this.#waiting.delete(key);
+      gone.add(key);
+    }
+    for (const key of gone) {
+      if (this.#busy.has(key)) continue;
+      const [topic, partition] = splitKey(key);
+      this.#try("resume partition", () => this.#ops.resume(topic, partition));
+    }
+  }
+
+  /** After a rebalance: pause again what must stay paused (of the partitions still assigned). */
   reapply(): void {
     for (const key of [...this.#busy, ...this.#timers.keys()]) {
-      const i = key.lastIndexOf(":");
-      this.#try("pause partition", () => this.#ops.pause(key.slice(0, i), Number(key.slice(i + 1))));
+      if (!this.#keep(key)) continue;
+      const [topic, partition] = splitKey(key);
+      this.#try("pause partition", () => this.#ops.pause(topic, partition));
     }
   }
 

@@ -11,8 +11,13 @@
  * while Redis is reachable. At most `maxRatePerJob` updates per second leave for each job (intermediate
  * updates are coalesced, keeping the latest); final states are sent at once.
  *
- * Cancellation: {@link ProgressBus.requestCancel} sets `job_cancel:{job_id}` and publishes
+ * Cancellation: {@link ProgressBus.requestCancel} sets `job_cancel:{job_id}` (the time of the request) and publishes
  * `{"type":"cancel","job_id":…}` on channel `job_control`, which every bus hears through {@link ProgressBus.onCancel}.
+ * The job consumer clears the flag ({@link ProgressBus.clearCancel}) once the job reaches a final state.
+ *
+ * Redis that stops answering (no reset, e.g. a partition or a frozen failover) cannot stall a caller: a command
+ * fails after `commandTimeoutMs` (default 2000), and a connection that gets no answer for as long is dropped and
+ * reconnected, so {@link ProgressBus.ready} reports Redis as unreachable until it answers again.
  *
  * @example
  * ```ts
@@ -99,6 +104,11 @@ export interface ProgressBusOptions {
   maxRatePerJob?: number;
   /** How long `start()` waits for Redis before going on with updates buffered (default 3000 ms). */
   connectWaitMs?: number;
+  /**
+   * How long a command may wait for Redis (default 2000 ms): past it the command fails and the connection is
+   * dropped and opened again. Commands here never block on the server, so any longer wait means Redis is gone.
+   */
+  commandTimeoutMs?: number;
   metrics?: Metrics;
   log?: (level: string, msg: string, fields?: object) => void;
 }
@@ -137,7 +147,9 @@ type PublishingRedis = Redis & {
 /** Redis progress bus; see the module documentation. */
 export class ProgressBus {
   #o:
-    & Required<Pick<ProgressBusOptions, "bufferLimit" | "maxRatePerJob" | "connectWaitMs">>
+    & Required<
+      Pick<ProgressBusOptions, "bufferLimit" | "maxRatePerJob" | "connectWaitMs" | "commandTimeoutMs">
+    >
     & ProgressBusOptions;
   #pub: PublishingRedis;
   #sub: Redis;
@@ -156,7 +168,18 @@ export class ProgressBus {
   #closing: Promise<void> | null = null;
 
   constructor(o: ProgressBusOptions) {
-    this.#o = { bufferLimit: 1000, maxRatePerJob: 10, connectWaitMs: 3000, ...o };
+    this.#o = {
+      bufferLimit: 1000,
+      maxRatePerJob: 10,
+      connectWaitMs: 3000,
+      commandTimeoutMs: 2000,
+      ...stripUndefined(o),
+    };
+    if (!(this.#o.commandTimeoutMs > 0)) {
+      throw new RangeError(
+        `Invalid commandTimeoutMs: expected a positive number of ms, found ${o.commandTimeoutMs}`,
+      );
+    }
     if (!(this.#o.maxRatePerJob > 0)) {
       throw new RangeError(`Invalid maxRatePerJob: expected a positive number, found ${o.maxRatePerJob}`);
     }
@@ -169,9 +192,17 @@ export class ProgressBus {
       autoResubscribe: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
+      // A connection that sent a command and hears nothing back for this long is dropped and reconnected (the
+      // subscriber's idle wait for messages is not a command: only its SUBSCRIBE/UNSUBSCRIBE calls are timed).
+      socketTimeout: this.#o.commandTimeoutMs,
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
     };
-    this.#pub = new Redis(o.redisUrl, { ...common, connectionName: "biogpu-progress" }) as PublishingRedis;
+    this.#pub = new Redis(o.redisUrl, {
+      ...common,
+      // No command of the publishing connection blocks on the server (no XREAD BLOCK, no BLPOP).
+      commandTimeout: this.#o.commandTimeoutMs,
+      connectionName: "biogpu-progress",
+    }) as PublishingRedis;
     this.#pub.defineCommand("bgPublish", { numberOfKeys: 2, lua: PUBLISH_LUA });
     this.#sub = new Redis(o.redisUrl, { ...common, connectionName: "biogpu-progress-sub" });
     for (const [name, r] of [["publisher", this.#pub], ["subscriber", this.#sub]] as const) {
@@ -244,6 +275,22 @@ export class ProgressBus {
   /** Whether a cancel was requested for the job (also before this process started it). */
   async isCancelled(jobId: string): Promise<boolean> {
     return (await this.#pub.exists(`job_cancel:${jobId}`)) === 1;
+  }
+
+  /**
+   * When a cancel of the job was requested (ms since the epoch), or null if none is pending. A flag whose time
+   * cannot be read counts as requested now.
+   */
+  async cancelRequestedAt(jobId: string): Promise<number | null> {
+    const raw = await this.#pub.get(`job_cancel:${jobId}`);
+    if (raw === null) return null;
+    const at = Date.parse(raw);
+    return Number.isFinite(at) ? at : Date.now();
+  }
+
+  /** Removes the job's cancel flag (the job reached a final state); throws if Redis cannot take it. */
+  async clearCancel(jobId: string): Promise<void> {
+    await this.#pub.del(`job_cancel:${jobId}`);
   }
 
   /** The latest update of the job, or null if none is stored. */
@@ -646,6 +693,10 @@ export function toPlainObject(v: unknown): Record<string, unknown> {
   } catch (e) {
     return { unserializable: errorText(e) };
   }
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 function errorText(e: unknown): string {

@@ -5,6 +5,7 @@ import {
   assert,
   assertEquals,
   cleanupJobs,
+  FreezingProxy,
   ignoreWithoutRedis,
   PrivateRedis,
   randomId,
@@ -309,6 +310,79 @@ Deno.test({
     } finally {
       await bus.close();
       await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Redis that stops answering without a reset: the job path's calls fail within the command timeout and ready() says so",
+  ignore,
+  async fn() {
+    const jobId = randomId("bus");
+    const proxy = new FreezingProxy();
+    const bus = newBus({ redisUrl: proxy.url, commandTimeoutMs: 500, maxRatePerJob: 10_000 });
+    try {
+      await bus.start();
+      assertEquals(bus.ready(), { ok: true, detail: "connected" });
+      proxy.frozen = true;
+      const settled = async (what: string, p: Promise<unknown>) => {
+        const t0 = performance.now();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const outcome = await Promise.race([
+          p.then(() => "resolved", () => "rejected"),
+          new Promise((r) => timer = setTimeout(() => r("still waiting"), 3000)),
+        ]);
+        clearTimeout(timer);
+        const ms = performance.now() - t0;
+        assert(ms < 2000, `${what} took ${Math.round(ms)} ms (${outcome})`);
+        return outcome;
+      };
+      // registerJob never throws (the access list is kept until Redis is back); the others throw.
+      assertEquals(await settled("registerJob", bus.registerJob(jobId, { owner: "alice" })), "resolved");
+      assertEquals(await settled("cancelRequestedAt", bus.cancelRequestedAt(jobId)), "rejected");
+      assertEquals(await settled("isCancelled", bus.isCancelled(jobId)), "rejected");
+      assertEquals(await settled("clearCancel", bus.clearCancel(jobId)), "rejected");
+      bus.publish({ job_id: jobId, sample_id: "S", stage: "screening", progress: 0.2, message: "frozen" });
+      await waitFor(() => !bus.ready().ok, 3000, "ready() to report Redis unreachable");
+      assert(bus.ready().detail.includes("Redis unreachable"), bus.ready().detail);
+
+      proxy.frozen = false;
+      await waitFor(() => bus.ready().ok, 10_000, "the bus to reconnect");
+      await waitFor(
+        async () => (await bus.snapshot(jobId))?.message === "frozen",
+        5000,
+        "the buffered update",
+      );
+      assertEquals(await bus.acl(jobId), { owner: "alice", tenant: undefined });
+    } finally {
+      proxy.frozen = false;
+      await bus.close();
+      await proxy.close();
+      await cleanupJobs([jobId]);
+    }
+  },
+});
+
+Deno.test({
+  name: "cancelRequestedAt gives the time of the request, and clearCancel removes the flag",
+  ignore,
+  async fn() {
+    const jobId = randomId("bus");
+    const bus = newBus();
+    try {
+      await bus.start();
+      assertEquals(await bus.cancelRequestedAt(jobId), null);
+      const before = Date.now();
+      await bus.requestCancel(jobId);
+      const at = await bus.cancelRequestedAt(jobId);
+      assert(at !== null && at >= before - 1 && at <= Date.now(), `requested at ${at}`);
+      await bus.clearCancel(jobId);
+      assertEquals(await bus.cancelRequestedAt(jobId), null);
+      assertEquals(await bus.isCancelled(jobId), false);
+    } finally {
+      await bus.close();
+      await cleanupJobs([jobId]);
     }
   },
 });

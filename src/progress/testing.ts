@@ -133,3 +133,80 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/**
+ * A TCP proxy in front of Redis that can stop forwarding without closing anything: Redis then looks alive
+ * (connections open, no reset) but never answers, as in a network partition or a frozen failover.
+ */
+export class FreezingProxy {
+  /** While true, nothing is forwarded in either direction (bytes read meanwhile are dropped). */
+  frozen = false;
+  readonly #listener: Deno.TcpListener;
+  readonly #target: { hostname: string; port: number };
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #pumps = new Set<Promise<void>>();
+  #accepting: Promise<void>;
+
+  constructor(targetUrl: string = REDIS_URL) {
+    const u = new URL(targetUrl);
+    this.#target = { hostname: u.hostname, port: Number(u.port || 6379) };
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#accepting = this.#accept();
+  }
+
+  /** The proxy's Redis URL. */
+  get url(): string {
+    return `redis://127.0.0.1:${(this.#listener.addr as Deno.NetAddr).port}`;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        this.#conns.add(client);
+        let upstream: Deno.Conn;
+        try {
+          upstream = await Deno.connect(this.#target);
+        } catch {
+          this.#drop(client);
+          continue;
+        }
+        this.#conns.add(upstream);
+        for (const [from, to] of [[client, upstream], [upstream, client]]) {
+          const p = this.#pump(from, to);
+          this.#pumps.add(p);
+          p.finally(() => this.#pumps.delete(p));
+        }
+      }
+    } catch { /* listener closed */ }
+  }
+
+  async #pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        if (this.frozen) continue;
+        let off = 0;
+        while (off < n) off += await to.write(buf.subarray(off, n));
+      }
+    } catch { /* closed */ }
+    this.#drop(from);
+    this.#drop(to);
+  }
+
+  #drop(c: Deno.Conn): void {
+    if (!this.#conns.delete(c)) return;
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+
+  /** Stops listening and closes every connection. */
+  async close(): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const c of [...this.#conns]) this.#drop(c);
+    await Promise.allSettled([...this.#pumps]);
+  }
+}

@@ -6,7 +6,8 @@
  *   (SPKI, `-----BEGIN PUBLIC KEY-----`).
  *
  * The token's `alg` picks the key: HS256 only with the secret, RS256/ES256 only with the JWKS or key file, so a
- * public key can never be used as an HMAC secret. `exp` and `nbf` are always checked; `iss` and `aud` when set.
+ * public key can never be used as an HMAC secret. `exp` is required and checked (a token without it is refused:
+ * it would be valid for ever), `nbf` is checked when present, `iss` and `aud` when set.
  *
  * @example
  * ```ts
@@ -47,6 +48,8 @@ export interface User {
   id: string;
   tenant?: string;
   admin: boolean;
+  /** When the token expires (ms since the epoch, from its required `exp`); a session must end then. */
+  expiresAt: number;
 }
 
 /** A token was refused; `message` is meant for the client. */
@@ -102,6 +105,7 @@ export async function createVerifier(c: AuthConfig): Promise<(token: string) => 
     issuer: c.issuer,
     audience: c.audience,
     clockTolerance: c.clockToleranceSeconds ?? 0,
+    requiredClaims: ["exp"],
   };
 
   return async (token: string): Promise<User> => {
@@ -142,6 +146,8 @@ export async function createVerifier(c: AuthConfig): Promise<(token: string) => 
       id: payload.sub,
       tenant: typeof tenant === "string" && tenant !== "" ? tenant : undefined,
       admin: roleList.includes(adminRole),
+      // jose has checked that exp is a number in the future (within the clock tolerance).
+      expiresAt: (payload.exp as number) * 1000 + (c.clockToleranceSeconds ?? 0) * 1000,
     };
   };
 }
@@ -150,7 +156,10 @@ export async function createVerifier(c: AuthConfig): Promise<(token: string) => 
  * The authorization rule: a user sees and cancels a job when they own it, share its tenant, or are an admin.
  * A job without an access list (never registered) is visible to admins only.
  */
-export function canAccess(user: User, acl: { owner?: string; tenant?: string } | null): boolean {
+export function canAccess(
+  user: Pick<User, "id" | "tenant" | "admin">,
+  acl: { owner?: string; tenant?: string } | null,
+): boolean {
   if (user.admin) return true;
   if (!acl) return false;
   if (acl.owner !== undefined && acl.owner === user.id) return true;
@@ -179,6 +188,9 @@ function toAuthError(e: unknown): AuthError {
   if (e instanceof AuthError) return e;
   if (e instanceof errors.JWTExpired) return new AuthError("Token expired", { cause: e });
   if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.claim === "exp" && e.reason === "missing") {
+      return new AuthError("Token has no expiry (exp) claim", { cause: e });
+    }
     if (e.claim === "nbf") return new AuthError("Token not yet valid (nbf is in the future)", { cause: e });
     if (e.claim === "iss") return new AuthError("Token issuer not accepted", { cause: e });
     if (e.claim === "aud") return new AuthError("Token audience not accepted", { cause: e });

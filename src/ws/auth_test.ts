@@ -4,12 +4,13 @@ import { AuthError, canAccess, createVerifier } from "./auth.ts";
 
 const SECRET = "test-secret-of-sufficient-length-0123456789";
 
+/** Signs an HS256 token; it expires in an hour unless `exp` says otherwise (null: no exp claim). */
 function hs(
   claims: Record<string, unknown>,
-  o: { secret?: string; exp?: string | number; nbf?: number } = {},
+  o: { secret?: string; exp?: string | number | null; nbf?: number } = {},
 ) {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
-  if (o.exp !== undefined) jwt.setExpirationTime(o.exp);
+  if (o.exp !== null) jwt.setExpirationTime(o.exp ?? "1h");
   if (o.nbf !== undefined) jwt.setNotBefore(o.nbf);
   return jwt.sign(new TextEncoder().encode(o.secret ?? SECRET));
 }
@@ -36,10 +37,12 @@ Deno.test("createVerifier refuses to start without a secret or a key", async () 
 
 Deno.test("HS256 tokens give the user with tenant and admin role; bad tokens get a clear message", async () => {
   const verify = await createVerifier({ secret: SECRET });
-  assertEquals(await verify(await hs({ sub: "alice", tenant: "lab-a" }, { exp: "1h" })), {
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  assertEquals(await verify(await hs({ sub: "alice", tenant: "lab-a" }, { exp })), {
     id: "alice",
     tenant: "lab-a",
     admin: false,
+    expiresAt: exp * 1000,
   });
   assertEquals((await verify(await hs({ sub: "root", roles: ["admin"] }))).admin, true);
   assertEquals((await verify(await hs({ sub: "root", roles: "viewer admin" }))).admin, true);
@@ -61,6 +64,31 @@ Deno.test("HS256 tokens give the user with tenant and admin role; bad tokens get
   assertEquals(await refused(verify(none)), "Token algorithm not allowed: expected HS256, found none");
 });
 
+Deno.test("a token without exp is refused, whatever its key, since it would be valid for ever", async () => {
+  const verify = await createVerifier({ secret: SECRET });
+  assertEquals(
+    await refused(verify(await hs({ sub: "alice" }, { exp: null }))),
+    "Token has no expiry (exp) claim",
+  );
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const file = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(file, await exportSPKI(publicKey));
+    const es = await createVerifier({ publicKeyFile: file });
+    const noExp = await new SignJWT({ sub: "bob" }).setProtectedHeader({ alg: "ES256" }).setIssuedAt()
+      .sign(privateKey);
+    assertEquals(await refused(es(noExp)), "Token has no expiry (exp) claim");
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("the user carries the token's expiry, extended by the clock tolerance", async () => {
+  const verify = await createVerifier({ secret: SECRET, clockToleranceSeconds: 30 });
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  assertEquals((await verify(await hs({ sub: "a" }, { exp }))).expiresAt, (exp + 30) * 1000);
+});
+
 Deno.test("issuer and audience are checked when configured; nested claims can name tenant and roles", async () => {
   const verify = await createVerifier({
     secret: SECRET,
@@ -71,10 +99,11 @@ Deno.test("issuer and audience are checked when configured; nested claims can na
   });
   const good = await new SignJWT({ sub: "a", org: { id: "lab-b" }, realm_access: { roles: ["admin"] } })
     .setProtectedHeader({ alg: "HS256" }).setIssuer("https://idp.example").setAudience("biogpu")
-    .sign(new TextEncoder().encode(SECRET));
-  assertEquals(await verify(good), { id: "a", tenant: "lab-b", admin: true });
+    .setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+  const user = await verify(good);
+  assertEquals({ ...user, expiresAt: 0 }, { id: "a", tenant: "lab-b", admin: true, expiresAt: 0 });
   const wrongIss = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "HS256" }).setIssuer("other")
-    .setAudience("biogpu").sign(new TextEncoder().encode(SECRET));
+    .setAudience("biogpu").setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
   assertEquals(await refused(verify(wrongIss)), "Token issuer not accepted");
 });
 
@@ -86,15 +115,19 @@ Deno.test("RS256 tokens are verified against a PEM public key file, and an HS256
     const verify = await createVerifier({ publicKeyFile: file });
     const token = await new SignJWT({ sub: "bob", tenant: "t1" }).setProtectedHeader({ alg: "RS256" })
       .setExpirationTime("5m").sign(privateKey);
-    assertEquals(await verify(token), { id: "bob", tenant: "t1", admin: false });
+    assertEquals({ ...(await verify(token)), expiresAt: 0 }, {
+      id: "bob",
+      tenant: "t1",
+      admin: false,
+      expiresAt: 0,
+    });
     assertEquals(
       await refused(verify(await hs({ sub: "bob" }))),
       "Token algorithm not allowed: expected RS256, found HS256",
     );
     const other = await generateKeyPair("RS256");
-    const forged = await new SignJWT({ sub: "bob" }).setProtectedHeader({ alg: "RS256" }).sign(
-      other.privateKey,
-    );
+    const forged = await new SignJWT({ sub: "bob" }).setProtectedHeader({ alg: "RS256" })
+      .setExpirationTime("5m").sign(other.privateKey);
     assertEquals(await refused(verify(forged)), "Invalid token signature");
   } finally {
     await Deno.remove(file);
@@ -125,16 +158,21 @@ Deno.test("ES256 and RS256 tokens are verified against a JWKS served over HTTP",
     const verify = await createVerifier({ jwksUrl: `http://127.0.0.1:${server.addr.port}/jwks.json` });
     const esToken = await new SignJWT({ sub: "carol", roles: ["admin"] })
       .setProtectedHeader({ alg: "ES256", kid: "es" }).setExpirationTime("5m").sign(es.privateKey);
-    assertEquals(await verify(esToken), { id: "carol", tenant: undefined, admin: true });
+    assertEquals({ ...(await verify(esToken)), expiresAt: 0 }, {
+      id: "carol",
+      tenant: undefined,
+      admin: true,
+      expiresAt: 0,
+    });
     const rsToken = await new SignJWT({ sub: "dave" }).setProtectedHeader({ alg: "RS256", kid: "rs" })
-      .sign(rs.privateKey);
+      .setExpirationTime("5m").sign(rs.privateKey);
     assertEquals((await verify(rsToken)).id, "dave");
     const expired = await new SignJWT({ sub: "dave" }).setProtectedHeader({ alg: "RS256", kid: "rs" })
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(rs.privateKey);
     assertEquals(await refused(verify(expired)), "Token expired");
     const stranger = await generateKeyPair("ES256");
     const unknownKid = await new SignJWT({ sub: "eve" }).setProtectedHeader({ alg: "ES256", kid: "nope" })
-      .sign(stranger.privateKey);
+      .setExpirationTime("5m").sign(stranger.privateKey);
     assert((await refused(verify(unknownKid))).startsWith("Invalid token signature"));
     assertEquals(
       await refused(verify(await hs({ sub: "eve" }))),

@@ -9,7 +9,8 @@
  * - `{"type":"ping"}`.
  *
  * Server → client:
- * - `auth_success {user_id}`, `auth_error {message}` (then the socket closes with code 4401);
+ * - `auth_success {user_id}`, `auth_error {message}` (then the socket closes with code 4401); when the token's
+ *   `exp` passes, `auth_error {"message":"Token expired"}` and the socket closes with 4401 too;
  * - `status_update {data, id}`: on subscribe the job's latest state, then each stored event after `since`;
  * - `job_update {data, id}`: live updates; `id` is the stream event id to pass as `since` after a reconnect;
  * - `unsubscribed {job_id}`, `cancel_requested {job_id}`, `pong`, `error {message}`.
@@ -61,8 +62,11 @@ export interface WsServer {
   subscriptions(): number;
 }
 
-/** Close code sent after `auth_error`. */
+/** Close code sent after `auth_error`, including when the session's token expires. */
 export const CLOSE_UNAUTHORIZED = 4401;
+
+/** The longest delay setTimeout honours (larger ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const JOB_ID_MAX = 256;
 
@@ -160,6 +164,10 @@ class Connection {
   /** Latest message per job held back while the client's send buffer is over its bound. */
   #held = new Map<string, string>();
   #authTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Closes the session when the token expires. */
+  #expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The token expired: the socket is closing and takes no more messages. */
+  #expired = false;
   #drainTimer: ReturnType<typeof setInterval> | null = null;
   #released = false;
   #closed: Promise<void>;
@@ -207,6 +215,8 @@ class Connection {
     this.#released = true;
     if (this.#authTimer !== null) clearTimeout(this.#authTimer);
     this.#authTimer = null;
+    if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
     if (this.#drainTimer !== null) clearInterval(this.#drainTimer);
     this.#drainTimer = null;
     for (const sub of this.#subs.values()) sub.unsub?.();
@@ -217,7 +227,7 @@ class Connection {
   }
 
   #onMessage(data: unknown): void {
-    if (this.#released) return;
+    if (this.#released || this.#expired) return;
     if (typeof data !== "string") {
       this.#error("Binary messages are not supported: send JSON text");
       return;
@@ -280,6 +290,7 @@ class Connection {
       if (this.#authTimer !== null) clearTimeout(this.#authTimer);
       this.#authTimer = null;
       this.#send("auth_success", { user_id: user.id });
+      this.#expireAt(user.expiresAt);
     } catch (e) {
       if (this.#released) return;
       this.#send("auth_error", { message: e instanceof Error ? e.message : "Cannot verify the token" });
@@ -287,6 +298,22 @@ class Connection {
     } finally {
       this.#authenticating = false;
     }
+  }
+
+  /** Ends the session when its token expires (re-armed in steps, as setTimeout cannot wait past ~24.8 days). */
+  #expireAt(expiresAt: number): void {
+    if (this.#released) return;
+    const left = expiresAt - Date.now();
+    if (left > 0) {
+      this.#expiryTimer = setTimeout(() => {
+        this.#expiryTimer = null;
+        this.#expireAt(expiresAt);
+      }, Math.min(left, MAX_TIMER_MS));
+      return;
+    }
+    this.#expired = true;
+    this.#send("auth_error", { message: "Token expired" });
+    this.close(CLOSE_UNAUTHORIZED, "Token expired");
   }
 
   async #subscribe(jobIdIn: unknown, since: unknown): Promise<void> {
