@@ -132,3 +132,68 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "JobWorker: two runs of one job in one folder at once (a redelivery while it runs): one analyses, one waits",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
+    try {
+      const { r1, r2 } = await writeReads(dir, 2000);
+      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+      let engineRuns = 0;
+      // the database arrives after `delayMs`: a run holds its folder at least that long
+      const worker = (id: string, waitMs: number, delayMs = 0) =>
+        new JobWorker({
+          dbCache: {
+            get: async () => {
+              engineRuns++;
+              await new Promise((r) => setTimeout(r, delayMs));
+              return db;
+            },
+          },
+          bus: sink,
+          backend: "cpu",
+          threads: 1,
+          deviceId: 0,
+          workerId: id,
+          outputLock: { waitMs },
+        });
+      const job = { job_id: "j", sample_id: "S", path_to_r1: r1, path_to_r2: r2, output_path: `${dir}/out` };
+      const outcomes = await Promise.all([
+        worker("a", 30_000, 300).run(job, { attempt: 0 }),
+        worker("b", 30_000, 300).run(job, { attempt: 0 }),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), ["completed", "completed"]);
+      const duplicates = outcomes.map((o) => o.status === "completed" && o.duplicate).sort();
+      assert.deepEqual(duplicates, [false, true]);
+      assert.equal(engineRuns, 1);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort(), [
+        "biogpu_job.json",
+        "genes.tsv",
+        "hamronization.tsv",
+        "mutations.tsv",
+        "results.json",
+      ]);
+
+      // another job naming the same folder while a run holds it: a transient failure once the wait ends
+      const other = { ...job, job_id: "k", output_path: `${dir}/shared` };
+      const [first, second] = await Promise.all([
+        worker("a", 30_000, 1000).run({ ...other, job_id: "k1" }, { attempt: 0 }),
+        new Promise((r) => setTimeout(r, 200)).then(() =>
+          worker("b", 100).run({ ...other, job_id: "k2" }, { attempt: 0 })
+        ),
+      ]);
+      assert.equal(first.status, "completed");
+      assert.equal(second.status, "failed");
+      if (second.status === "failed") {
+        assert.equal(second.error.errorClass, "transient");
+        assert.equal(second.error.code, "OUTPUT_BUSY");
+        assert.match(second.error.message, /in use by job k1 on worker a/);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -238,6 +238,27 @@ function fileInTheWay(err: unknown): boolean {
  * when it cannot be written; other failures as they are.
  */
 export async function prepareOutputDir(outDir: string): Promise<void> {
+  await ensureOutputDir(outDir);
+  const sep = outDir.endsWith("/") ? "" : "/";
+  for (const name of [...OUTPUT_FILES].reverse()) { // results.json first: the set stops looking complete at once
+    try {
+      await Deno.remove(`${outDir}${sep}${name}`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue;
+      if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+        throw new InputError(
+          Status.PERMISSION_DENIED,
+          `Cannot write results: an earlier run's ${name} cannot be removed: permission denied (${outDir})`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+}
+
+/** Creates `outDir` and its parents, with the errors of {@link prepareOutputDir}; removes nothing. */
+export async function ensureOutputDir(outDir: string): Promise<void> {
   try {
     await Deno.mkdir(outDir, { recursive: true });
   } catch (err) {
@@ -260,22 +281,6 @@ export async function prepareOutputDir(outDir: string): Promise<void> {
         cause: err,
       },
     );
-  }
-  const sep = outDir.endsWith("/") ? "" : "/";
-  for (const name of [...OUTPUT_FILES].reverse()) { // results.json first: the set stops looking complete at once
-    try {
-      await Deno.remove(`${outDir}${sep}${name}`);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue;
-      if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-        throw new InputError(
-          Status.PERMISSION_DENIED,
-          `Cannot write results: an earlier run's ${name} cannot be removed: permission denied (${outDir})`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
   }
 }
 

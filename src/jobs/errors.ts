@@ -69,6 +69,7 @@ const TRANSIENT_NAMES: Readonly<Record<string, string>> = {
   TimedOut: "TIMEOUT",
   TimeoutError: "TIMEOUT",
   JobTimeoutError: "TIMEOUT",
+  OutputBusyError: "OUTPUT_BUSY",
 };
 
 /** Node-style `code`s of socket errors that mean a lost connection. */

@@ -9,12 +9,13 @@
 
 import { CancelledError, checkPath, type Progress, type Stage } from "../../ffi/mod.ts";
 import { analyzeSample } from "../engine/analyze.ts";
-import { prepareOutputDir } from "../engine/writers.ts";
+import { ensureOutputDir, prepareOutputDir } from "../engine/writers.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { ProgressBus, ServiceStage } from "../progress/bus.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { DbCache } from "./db_cache.ts";
 import { type Classified, classify, JobTimeoutError } from "./errors.ts";
+import { type LockOptions, lockOutput } from "./output_lock.ts";
 import type { Job } from "./schema.ts";
 
 /** The part of the progress bus a worker uses. */
@@ -66,6 +67,8 @@ export interface JobWorkerOptions {
   progressIntervalMs?: number;
   /** Per-job time limit in seconds; 0 for none. */
   jobTimeoutSeconds?: number;
+  /** Waiting for, and staleness of, another run's lock on a job's output folder (see `output_lock.ts`). */
+  outputLock?: Omit<LockOptions, "signal">;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -162,9 +165,9 @@ export class JobWorker {
         log.info("Results already complete; not running the job again");
         return { status: "completed", record: done, duplicate: true };
       }
-      const record = await this.#analyze(job, o.attempt, ac.signal, log);
-      record.duration_ms = elapsed();
-      return { status: "completed", record, duplicate: false };
+      const { record, duplicate } = await this.#analyze(job, o.attempt, ac.signal, log);
+      if (!duplicate) record.duration_ms = elapsed();
+      return { status: "completed", record, duplicate };
     } catch (err) {
       const reason = ac.signal.aborted ? ac.signal.reason as AbortReason : undefined;
       if (err instanceof CancelledError || reason) {
@@ -201,10 +204,44 @@ export class JobWorker {
     this.#o.bus.publish({ job_id: job.job_id, sample_id: job.sample_id, stage, progress, message, data });
   }
 
-  async #analyze(job: Job, attempt: number, signal: AbortSignal, log: Logger): Promise<CompletionRecord> {
+  async #analyze(
+    job: Job,
+    attempt: number,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<{ record: CompletionRecord; duplicate: boolean }> {
     this.#publish(job, "validating_input", 0.01, STAGE_MESSAGES.validating_input!, { attempt });
     await checkPath(job.path_to_r1, "regular file", "R1");
     await checkPath(job.path_to_r2, "regular file", "R2");
+    await ensureOutputDir(job.output_path);
+    const lock = await lockOutput(job.output_path, { job_id: job.job_id, worker_id: this.#o.workerId }, {
+      ...this.#o.outputLock,
+      signal,
+    }).catch((err) => {
+      if (signal.aborted) throw new CancelledError("Run cancelled", { cause: signal.reason });
+      throw err;
+    });
+    try {
+      // the run that held the folder may have been this job's, and finished it
+      const done = await readCompletion(job);
+      if (done) {
+        log.info("Results completed by another run meanwhile; not running the job again");
+        return { record: done, duplicate: true };
+      }
+      return { record: await this.#analyzeLocked(job, attempt, signal, log), duplicate: false };
+    } finally {
+      await lock.release().catch((err) =>
+        log.warn("Cannot release the output folder's lock", { error: err })
+      );
+    }
+  }
+
+  async #analyzeLocked(
+    job: Job,
+    attempt: number,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<CompletionRecord> {
     await prepareOutputDir(job.output_path);
     // not this job's completion (readCompletion said so): another job's, or this one's from a failed write
     await Deno.remove(`${job.output_path}/${MARKER_FILE}`).catch((err) => {
