@@ -7,7 +7,10 @@
 import { CancelledError, Database, type RunOptions } from "../../ffi/mod.ts";
 import { analyzeSample, defaultSampleId, type SampleResult } from "../engine/analyze.ts";
 import { formatCount, ProgressBar } from "../engine/progress_bar.ts";
-import { type FlagSpec, HelpRequested, parseFlags, reportError, usage } from "./args.ts";
+import { type FlagSpec, HelpRequested, parseFlags, reportError, usage, UsageError } from "./args.ts";
+
+/** The engine's options are 32-bit integers. */
+const INT32_MAX = 2 ** 31 - 1;
 
 /** Flags of `analyze`. */
 export const ANALYZE_FLAGS = {
@@ -21,8 +24,14 @@ export const ANALYZE_FLAGS = {
     help: "Sample id (default: R1's name without _R1 and suffixes)",
   },
   backend: { type: "string", choices: ["auto", "cpu", "cuda"], help: "Engine backend (default auto)" },
-  threads: { type: "integer", min: 0, placeholder: "N", help: "CPU threads; 0 = all cores (default)" },
-  device: { type: "integer", min: 0, placeholder: "N", help: "CUDA device id (default 0)" },
+  threads: {
+    type: "integer",
+    min: 0,
+    max: 1024,
+    placeholder: "N",
+    help: "CPU threads; 0 = all cores (default)",
+  },
+  device: { type: "integer", min: 0, max: INT32_MAX, placeholder: "N", help: "CUDA device id (default 0)" },
   "min-identity": {
     type: "number",
     min: 0,
@@ -48,6 +57,7 @@ export const ANALYZE_FLAGS = {
   "min-alt-reads": {
     type: "integer",
     min: 0,
+    max: INT32_MAX,
     placeholder: "N",
     help: "Mutation minimum alt reads (default 2)",
   },
@@ -63,7 +73,13 @@ export const ANALYZE_FLAGS = {
     placeholder: "PCT",
     help: "Mutation evidence: a read's identity to the catalogued gene (default 95)",
   },
-  "batch-pairs": { type: "integer", min: 1, placeholder: "N", help: "Read pairs per batch (default 4096)" },
+  "batch-pairs": {
+    type: "integer",
+    min: 64,
+    max: 4_194_304,
+    placeholder: "N",
+    help: "Read pairs per batch (default 4096)",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The success summary printed on stdout. */
@@ -90,6 +106,12 @@ export async function analyzeCommand(args: readonly string[]): Promise<number> {
   const bar = Deno.stderr.isTerminal() ? new ProgressBar(Deno.stderr) : undefined;
   try {
     const flags = parseFlags(args, ANALYZE_FLAGS);
+    const sampleId = flags["sample-id"];
+    if (sampleId !== undefined && (!sampleId.trim() || /[\t\r\n]/.test(sampleId))) {
+      throw new UsageError(
+        `--sample-id must be non-empty without tabs or line breaks, found ${JSON.stringify(sampleId)}`,
+      );
+    }
     const options: RunOptions = {
       backend: flags.backend as RunOptions["backend"],
       threads: flags.threads,
@@ -111,7 +133,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<number> {
       r1: flags.r1,
       r2: flags.r2,
       outDir: flags.out,
-      sampleId: flags["sample-id"] ?? defaultSampleId(flags.r1),
+      sampleId: sampleId ?? defaultSampleId(flags.r1),
       options,
       onProgress: bar ? (p) => bar.update(p) : undefined,
       signal: controller.signal,

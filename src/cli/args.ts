@@ -102,7 +102,9 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
     const flag = spec[name];
     if (!flag) {
       const known = Object.keys(spec).map((k) => `--${k}`).join(", ");
-      throw new UsageError(`Unknown flag --${name} (expected one of ${known})`);
+      throw new UsageError(
+        `Unknown flag --${name} (${known ? `expected one of ${known}` : "this command takes none"})`,
+      );
     }
     let raw: string;
     if (flag.type === "boolean") {

@@ -72,6 +72,70 @@ Deno.test("db build with a missing ResFinder folder exits 4 with the path", asyn
   );
 });
 
+Deno.test("serve, dlq and version refuse unknown or valueless flags (exit 2) before doing anything", async () => {
+  // before this check, `dlq replay --jobid X` ignored the typo and replayed every dead-lettered job
+  const cases: [string[], string][] = [
+    [
+      ["dlq", "replay", "--jobid", "x"],
+      "error: Unknown flag --jobid (expected one of --config, --log-level, --job-id)",
+    ],
+    [["dlq", "replay", "--job-id"], "error: --job-id expects a value (ID)"],
+    [
+      ["dlq", "list", "--bogus"],
+      "error: Unknown flag --bogus (expected one of --config, --log-level, --job-id)",
+    ],
+    [["serve", "--bogus"], "error: Unknown flag --bogus (expected one of --config, --log-level)"],
+    [
+      ["serve", "--log-level", "loud"],
+      'error: --log-level must be one of debug, info, warn, error, found "loud"',
+    ],
+    [["version", "--bogus"], "error: Unknown flag --bogus (this command takes none)"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr, `${message}\n`, args.join(" "));
+    assert.equal(r.stdout, "");
+  }
+  const help = await cli("version", "--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: biogpu version/);
+});
+
+Deno.test("analyze and db build refuse out-of-range numbers, a blank sample id and --species alone (exit 2)", async () => {
+  const base = ["analyze", "--r1", "a.fq", "--r2", "b.fq", "--db", "x.idx", "--out", "o"];
+  const cases: [string[], string][] = [
+    [[...base, "--threads", "100000"], "error: --threads must be between 0 and 1024, found 100000"],
+    [[...base, "--batch-pairs", "10"], "error: --batch-pairs must be between 64 and 4194304, found 10"],
+    [
+      [...base, "--min-alt-reads", "99999999999"],
+      "error: --min-alt-reads must be between 0 and 2147483647, found 99999999999",
+    ],
+    [
+      [...base, "--sample-id", "  "],
+      'error: --sample-id must be non-empty without tabs or line breaks, found "  "',
+    ],
+    [
+      [
+        "db",
+        "build",
+        "--resfinder",
+        "/usr/share/resfinder/db",
+        "--species",
+        "escherichia_coli",
+        "--out",
+        "x.idx",
+      ],
+      "error: --species selects PointFinder species: it needs --pointfinder",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr, `${message}\n`);
+  }
+});
+
 Deno.test("--help prints the flags and exits 0", async () => {
   const r = await cli("analyze", "--help");
   assert.equal(r.code, 0);

@@ -52,6 +52,9 @@ export async function dbCommand(args: readonly string[]): Promise<number> {
   }
   try {
     const flags = parseFlags(rest, DB_BUILD_FLAGS);
+    if (flags.species && !flags.pointfinder) {
+      throw new UsageError("--species selects PointFinder species: it needs --pointfinder");
+    }
     const started = performance.now();
     using db = await Database.build({
       resfinder: flags.resfinder,

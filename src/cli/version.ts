@@ -6,13 +6,24 @@
 
 import config from "../../deno.json" with { type: "json" };
 import { engineInfo, libraryPath } from "../../ffi/mod.ts";
-import { reportError } from "./args.ts";
+import { HelpRequested, parseFlags, reportError } from "./args.ts";
 
 /** Version of this program (deno.json). */
 export const APP_VERSION: string = config.version;
 
 /** Prints versions; exit code 1 (with the reason) when the engine cannot be loaded. */
-export function versionCommand(_args: readonly string[]): Promise<number> {
+export function versionCommand(args: readonly string[]): Promise<number> {
+  try {
+    parseFlags(args, {});
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      console.log(
+        "Usage: biogpu version\n\nPrints the program's and the engine's versions and CUDA availability.",
+      );
+      return Promise.resolve(0);
+    }
+    return Promise.resolve(reportError(err));
+  }
   console.log(`biogpu-stream ${APP_VERSION}`);
   try {
     const info = engineInfo();

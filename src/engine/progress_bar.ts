@@ -48,18 +48,25 @@ export function formatProgress(p: Progress, barWidth = 30): string {
 /** Writes progress lines in place (carriage return + clear to end of line) to a terminal stream. */
 export class ProgressBar {
   readonly #out: { writeSync(p: Uint8Array): number };
+  readonly #columns: () => number;
   readonly #encoder = new TextEncoder();
   #drawn = false;
 
-  constructor(out: { writeSync(p: Uint8Array): number } = Deno.stderr) {
+  /** `columns` gives the terminal's width (default: `Deno.consoleSize()`'s); 0 or a failure means 80. */
+  constructor(
+    out: { writeSync(p: Uint8Array): number } = Deno.stderr,
+    columns: () => number = () => Deno.consoleSize().columns,
+  ) {
     this.#out = out;
+    this.#columns = columns;
   }
 
   /** Redraws the line for `p`. */
   update(p: Progress): void {
     let width = 80;
     try {
-      width = Deno.consoleSize().columns;
+      // a terminal that does not know its size (`script`, some serial consoles) says 0 columns
+      width = this.#columns() || 80;
     } catch {
       // Not a terminal: keep 80.
     }

@@ -64,3 +64,21 @@ Deno.test("ProgressBar redraws in place and clear() erases the line once", () =>
   bar.clear();
   assert.equal(written, "\r\x1b[K");
 });
+
+Deno.test("ProgressBar fits the terminal's width, and takes 80 columns when the terminal says 0", () => {
+  const p = {
+    stage: "screening" as const,
+    pairsDone: 300_492,
+    bytesDone: 5 << 20,
+    bytesTotal: 10 << 20,
+    fraction: 0.5,
+  };
+  for (const [columns, width] of [[0, 80], [60, 60], [200, 200]]) {
+    let written = "";
+    const out = { writeSync: (b: Uint8Array) => (written += new TextDecoder().decode(b), b.length) };
+    new ProgressBar(out, () => columns).update(p);
+    const line = written.slice(1, -3); // without "\r" and "\x1b[K"
+    assert.ok(line.length <= width - 1, `${columns}: ${line.length} characters`);
+    if (columns !== 60) assert.ok(line.endsWith("300,492 pairs"), `${columns}: ${line}`);
+  }
+});

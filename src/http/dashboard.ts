@@ -4,9 +4,15 @@
  * @module
  */
 
-/** Renders the page; `wsUrl` is the default WebSocket URL shown in the form. */
-export function dashboardHtml(o: { wsUrl?: string } = {}): string {
-  const config = JSON.stringify({ wsUrl: o.wsUrl ?? null }).replace(/</g, "\\u003c");
+/**
+ * Renders the page; `wsUrl` is the default WebSocket URL shown in the form, else the page's host at `wsPort`
+ * (default 8765).
+ */
+export function dashboardHtml(o: { wsUrl?: string; wsPort?: number } = {}): string {
+  const config = JSON.stringify({ wsUrl: o.wsUrl ?? null, wsPort: o.wsPort ?? 8765 }).replace(
+    /</g,
+    "\\u003c",
+  );
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -48,7 +54,7 @@ export function dashboardHtml(o: { wsUrl?: string } = {}): string {
 "use strict";
 const config = ${config};
 const $ = (id) => document.getElementById(id);
-const defaultUrl = (location.protocol === "https:" ? "wss://" : "ws://") + (location.hostname || "localhost") + ":8765";
+const defaultUrl = (location.protocol === "https:" ? "wss://" : "ws://") + (location.hostname || "localhost") + ":" + config.wsPort;
 $("url").value = config.wsUrl || defaultUrl;
 let ws = null;
 let pingTimer = null;

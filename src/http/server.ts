@@ -19,6 +19,7 @@ import type { AuthConfig, User } from "../ws/auth.ts";
 import { isEventId } from "../progress/bus.ts";
 import type { ProgressBus } from "../progress/bus.ts";
 import type { Metrics } from "../metrics/mod.ts";
+import { isJobId } from "../jobs/schema.ts";
 import { dashboardHtml } from "./dashboard.ts";
 
 /** A dependency's state for /ready. */
@@ -37,8 +38,9 @@ export interface HttpServerOptions {
   auth?: AuthConfig;
   /** Progress bus for the REST API; without it the API answers 503. */
   bus?: ProgressBus;
-  /** The dashboard's default WebSocket URL (default: same host, port 8765, wss when the page is https). */
-  dashboard?: { wsUrl?: string };
+  /** The dashboard's default WebSocket URL, or its port on the page's host (default 8765; wss when the page is
+   * https). */
+  dashboard?: { wsUrl?: string; wsPort?: number };
   log?: (level: string, msg: string, fields?: object) => void;
 }
 
@@ -61,7 +63,7 @@ export function startHttpServer(o: HttpServerOptions): { close(): Promise<void>;
     verifier = createVerifier(o.auth);
     verifier.catch((e) => log("error", "REST API authentication is not available", { error: String(e) }));
   }
-  const page = dashboardHtml({ wsUrl: o.dashboard?.wsUrl });
+  const page = dashboardHtml({ wsUrl: o.dashboard?.wsUrl, wsPort: o.dashboard?.wsPort });
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -89,8 +91,14 @@ export function startHttpServer(o: HttpServerOptions): { close(): Promise<void>;
       } catch {
         return json(400, { error: "Invalid job id: bad percent-encoding" });
       }
+      if (!isJobId(jobId)) {
+        return json(400, {
+          error:
+            `Invalid job id: expected 1 to 200 of A-Z a-z 0-9 . _ : @ -, found ${jobId.length} characters`,
+        });
+      }
       const action = m[2] ?? "";
-      const method = action === "/cancel" ? ["POST"] : ["GET"];
+      const method = action === "/cancel" ? ["POST"] : ["GET", "HEAD"];
       return only(req, method) ?? await api(req, jobId, action, url);
     }
     return json(404, { error: `Not found: ${path}` });
@@ -122,8 +130,9 @@ export function startHttpServer(o: HttpServerOptions): { close(): Promise<void>;
     try {
       user = await verify(token);
     } catch (e) {
+      // RFC 6750 §3.1: no error code when the request carried no credentials
       return json(401, { error: errorText(e) }, {
-        "www-authenticate": `Bearer error="invalid_token"`,
+        "www-authenticate": token ? `Bearer realm="biogpu", error="invalid_token"` : `Bearer realm="biogpu"`,
       });
     }
     const notFound = () => json(404, { error: `Job not found: ${jobId}` });

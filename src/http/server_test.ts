@@ -64,7 +64,9 @@ Deno.test("/health answers while alive, /metrics lists the biogpu_ metrics, / se
 
     const page = await fetch(`${base}/`);
     assertEquals(page.status, 200);
-    assert((await page.text()).includes("new WebSocket("));
+    const html = await page.text();
+    assert(html.includes("new WebSocket("));
+    assert(html.includes('const config = {"wsUrl":null,"wsPort":8765};'));
     const wrong = await fetch(`${base}/health`, { method: "POST" });
     assertEquals(wrong.status, 405);
     await wrong.body?.cancel();
@@ -171,6 +173,24 @@ Deno.test({
       assertEquals(await bus.isCancelled(jobId), false);
 
       assertEquals(await call(`/api/jobs/${jobId}`, null), { status: 401, body: { error: "Missing token" } });
+      // RFC 6750: a challenge without an error code when no token came, with one for a bad token
+      const url = `http://127.0.0.1:${http.port}/api/jobs/${jobId}`;
+      const bare = await fetch(url);
+      await bare.body?.cancel();
+      assertEquals(bare.headers.get("www-authenticate"), 'Bearer realm="biogpu"');
+      const bad = await fetch(url, { headers: { authorization: "Bearer not.a.token" } });
+      await bad.body?.cancel();
+      assertEquals(bad.headers.get("www-authenticate"), 'Bearer realm="biogpu", error="invalid_token"');
+      const head = await fetch(url, { method: "HEAD", headers: { authorization: `Bearer ${alice}` } });
+      assertEquals(head.status, 200);
+      await head.body?.cancel();
+      // ids no job can have are refused before any lookup, without echoing them
+      for (const id of ["a".repeat(60_000), "a%20b", "x%2Fy", "%C3%A9t%C3%A9"]) {
+        const r = await call(`/api/jobs/${id}`, alice);
+        assertEquals(r.status, 400, id.slice(0, 20));
+        assert(r.body.error.startsWith("Invalid job id: expected 1 to 200 of A-Z a-z 0-9 . _ : @ -"));
+        assert(r.body.error.length < 200);
+      }
       const expired = await hsToken(SECRET, { sub: "alice" }, Math.floor(Date.now() / 1000) - 10);
       assertEquals(await call(`/api/jobs/${jobId}`, expired), {
         status: 401,
@@ -250,3 +270,20 @@ async function hasOpenssl(): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("the dashboard connects to the WebSocket port it is given", async () => {
+  const http = startHttpServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    metrics: createMetrics(),
+    readiness: () => Promise.resolve({}),
+    dashboard: { wsPort: 18765 },
+  });
+  try {
+    const html = await (await fetch(`http://127.0.0.1:${http.port}/`)).text();
+    assert(html.includes('const config = {"wsUrl":null,"wsPort":18765};'));
+    assert(html.includes('":" + config.wsPort'));
+  } finally {
+    await http.close();
+  }
+});

@@ -17,9 +17,18 @@ const nonEmpty = (what: string) =>
   z.string({ required_error: `${what} is required` }).trim().min(1, `${what} is empty`);
 
 /** Schema of a job: the seed's required fields plus optional ownership, priority, metadata and species. */
+/** What a job id may hold (also checked where an id comes from a URL). */
+const JOB_ID_PATTERN = /^[A-Za-z0-9._:@-]+$/;
+const JOB_ID_MAX = 200;
+
+/** Whether `id` is a job id a job record could carry: 1 to 200 of A-Z a-z 0-9 . _ : @ -. */
+export function isJobId(id: string): boolean {
+  return id.length > 0 && id.length <= JOB_ID_MAX && JOB_ID_PATTERN.test(id);
+}
+
 export const JobSchema = z.object({
-  job_id: nonEmpty("job_id").max(200).regex(
-    /^[A-Za-z0-9._:@-]+$/,
+  job_id: nonEmpty("job_id").max(JOB_ID_MAX).regex(
+    JOB_ID_PATTERN,
     "job_id may hold only A-Z a-z 0-9 . _ : @ -",
   ),
   sample_id: nonEmpty("sample_id").max(200),

@@ -4,10 +4,11 @@
  * @module
  */
 
+import { type FlagSpec, HelpRequested, parseFlags, reportError } from "../cli/args.ts";
 import { assertAuthConfigured, type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { createKafka } from "../kafka/client.ts";
 import { readTopic, replayDlq } from "../kafka/dlq.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, LOG_LEVELS } from "../log.ts";
 import { startService } from "./service.ts";
 
 const SERVE_USAGE = `Usage: biogpu serve [--config config.json] [--log-level debug|info|warn|error]
@@ -22,6 +23,34 @@ const DLQ_USAGE = `Usage: biogpu dlq list [--job-id ID] [--config config.json]
 list     prints each dead-lettered record (one JSON object a line): partition, offset, job_id, headers, job
 replay   re-produces the latest dead-lettered record of each job (or of --job-id) to the jobs topic`;
 
+const COMMON_FLAGS = {
+  config: { type: "string", placeholder: "FILE", help: "JSON settings file (same keys as the environment)" },
+  "log-level": { type: "string", choices: LOG_LEVELS, help: "Log level" },
+} as const satisfies Record<string, FlagSpec>;
+
+const DLQ_FLAGS = {
+  ...COMMON_FLAGS,
+  "job-id": { type: "string", placeholder: "ID", help: "Only this job's records" },
+} as const satisfies Record<string, FlagSpec>;
+
+/**
+ * Checks a command's flags before anything runs: an unknown or mistyped flag, or one without its value, is a
+ * usage error (exit 2) instead of being ignored (`dlq replay --jobid X` would replay every job). Returns the
+ * exit code to stop with (help printed: 0), or null to go on.
+ */
+function checkFlags(args: readonly string[], spec: Record<string, FlagSpec>, usage: string): number | null {
+  try {
+    parseFlags(args, spec);
+    return null;
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      console.log(usage);
+      return 0;
+    }
+    return reportError(err);
+  }
+}
+
 function fail(err: unknown): number {
   const log = createLogger();
   if (err instanceof ConfigError) {
@@ -34,10 +63,8 @@ function fail(err: unknown): number {
 
 /** `serve`: runs the service until SIGTERM or SIGINT; returns the exit code. */
 export async function serveCommand(args: readonly string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(SERVE_USAGE);
-    return 0;
-  }
+  const stop = checkFlags(args, COMMON_FLAGS, SERVE_USAGE);
+  if (stop !== null) return stop;
   let config: Config;
   try {
     config = await loadConfig({ args: [...args] });
@@ -65,13 +92,6 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-function flag(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  if (i >= 0) return args[i + 1];
-  const eq = args.find((a) => a.startsWith(`--${name}=`));
-  return eq?.slice(name.length + 3);
-}
-
 function parseJson(text: string | null): unknown {
   if (text === null) return null;
   try {
@@ -92,13 +112,15 @@ export async function dlqCommand(args: readonly string[]): Promise<number> {
     console.error(`error: Unknown dlq command "${sub}" (expected list or replay)`);
     return 2;
   }
+  const stop = checkFlags(rest, DLQ_FLAGS, DLQ_USAGE);
+  if (stop !== null) return stop;
+  const jobId = parseFlags(rest, DLQ_FLAGS)["job-id"];
   let config: Config;
   try {
     config = await loadConfig({ args: [...rest] });
   } catch (err) {
     return fail(err);
   }
-  const jobId = flag(rest, "job-id");
   const log = createLogger({ level: config.LOG_LEVEL === "debug" ? "debug" : "warn" });
   const kafka = createKafka({
     brokers: config.KAFKA_SERVERS,

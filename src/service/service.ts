@@ -173,6 +173,7 @@ export async function startService(config: Config, o: StartServiceOptions = {}):
       readiness,
       auth,
       bus,
+      dashboard: { wsPort: ws.port },
       log: logFn,
     });
     cleanups.push({ what: "close HTTP server", fn: () => http.close() });
