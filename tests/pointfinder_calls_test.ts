@@ -1,0 +1,81 @@
+// PointFinder catalogue rows that only a changed codon may call: M. tuberculosis lists synonymous changes
+// (embC E187E: GAG → GAA, ethambutol), so a row's resistant amino acid can be the reference's own. Reads that
+// carry the reference codon are wild type; reads with another codon for the same amino acid are the mutation.
+import assert from "node:assert/strict";
+import { Database, engineInfo, Run } from "../ffi/mod.ts";
+
+const PF = "/usr/share/doc/resfinder/examples/db_pointfinder";
+
+const unavailable = (() => {
+  try {
+    engineInfo();
+    return "";
+  } catch (err) {
+    return (err as Error).message;
+  }
+})();
+if (unavailable) console.error(`pointfinder_calls_test: ignored: ${unavailable}`);
+
+const COMP: Record<string, string> = { A: "T", C: "G", G: "C", T: "A" };
+const revcomp = (s: string) => [...s].reverse().map((c) => COMP[c] ?? "N").join("");
+
+/** Error-free pairs tiled over `seq` (300 bp fragments every 4 bases, 150 bp mates, both strands). */
+function tile(seq: string, name: string): { r1: string; r2: string } {
+  let r1 = "", r2 = "";
+  const q = "I".repeat(150);
+  for (let i = 0, n = 0; i + 300 <= seq.length; i += 4, n++) {
+    const frag = seq.slice(i, i + 300);
+    const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
+    r1 += `@${name}${n}/1\n${a.slice(0, 150)}\n+\n${q}\n`;
+    r2 += `@${name}${n}/2\n${b.slice(0, 150)}\n+\n${q}\n`;
+  }
+  return { r1, r2 };
+}
+
+Deno.test({
+  name: "a catalogued change to the reference amino acid is called only from reads whose codon changed",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-pf-" });
+    try {
+      const fsa = await Deno.readTextFile(`${PF}/mycobacterium_tuberculosis/embC.fsa`);
+      const embC = fsa.split("\n").filter((l) => !l.startsWith(">")).join("").toUpperCase();
+      const at = (187 - 1) * 3;
+      assert.equal(embC.slice(at, at + 3), "GAG"); // the catalogue's reference codon (E)
+      const silent = embC.slice(0, at) + "GAA" + embC.slice(at + 3);
+      using db = await Database.build({
+        resfinder: "/usr/share/resfinder/db",
+        pointfinder: PF,
+        species: ["mycobacterium_tuberculosis"],
+      });
+      const analyze = async (r1: string, r2: string) => {
+        await Deno.writeTextFile(`${dir}/R1.fq`, r1);
+        await Deno.writeTextFile(`${dir}/R2.fq`, r2);
+        using run = new Run(db);
+        return await run.analyze(`${dir}/R1.fq`, `${dir}/R2.fq`, { backend: "cpu", threads: 2 });
+      };
+
+      // wild type: the site is reached and wild type, and nothing is called
+      const wild = tile(embC, "w");
+      const plain = await analyze(wild.r1, wild.r2);
+      assert.deepEqual(plain.mutations, []);
+      const site = plain.sites.find((s) => s.gene === "embC" && s.position === 187);
+      assert.ok(site && site.depth >= 20, JSON.stringify(site));
+      assert.equal(site.status, "wild_type");
+
+      // a quarter of the reads with GAA at codon 187: E187E at that frequency, its codon named
+      const mut = tile(silent, "m");
+      const mixed = await analyze(wild.r1 + wild.r1 + wild.r1 + mut.r1, wild.r2 + wild.r2 + wild.r2 + mut.r2);
+      const calls = mixed.mutations.filter((m) => m.gene === "embC");
+      assert.equal(calls.length, 1, JSON.stringify(mixed.mutations));
+      assert.equal(calls[0].mutation, "E187E");
+      assert.equal(calls[0].ref_codon, "GAG");
+      assert.equal(calls[0].alt_codon, "GAA");
+      assert.ok(Math.abs(calls[0].frequency - 0.25) < 0.03, `frequency ${calls[0].frequency}`);
+      assert.equal(calls[0].alt_reads, Math.round(calls[0].frequency * calls[0].depth));
+      assert.deepEqual(mixed.mutations.filter((m) => m.gene !== "embC"), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
