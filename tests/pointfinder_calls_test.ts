@@ -79,3 +79,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a catalogued insertion is called wherever in its repeat the alignment writes it (ampC -13_-12insGT)",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-pf-" });
+    try {
+      const fsa = await Deno.readTextFile(`${PF}/escherichia_coli/ampC-promoter-size-53bp.fsa`);
+      const ampC = fsa.split("\n").filter((l) => !l.startsWith(">")).join("").toUpperCase();
+      const at = 53 - 13 + 1; // after promoter base -13 (index 40), before -12: ...CGTT|ACAA… → CGTTGTACAA…
+      const mutant = ampC.slice(0, at) + "GT" + ampC.slice(at);
+      // the same sequence as -14insTG, which is where a left-aligning aligner writes it
+      assert.equal(mutant, ampC.slice(0, at - 1) + "TG" + ampC.slice(at - 1));
+      let r1 = "", r2 = "";
+      for (let i = 0, n = 0; i + 110 <= mutant.length; i++, n++) {
+        const frag = mutant.slice(i, i + 110);
+        const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
+        r1 += `@i${n}/1\n${a.slice(0, 80)}\n+\n${"I".repeat(80)}\n`;
+        r2 += `@i${n}/2\n${b.slice(0, 80)}\n+\n${"I".repeat(80)}\n`;
+      }
+      await Deno.writeTextFile(`${dir}/R1.fq`, r1);
+      await Deno.writeTextFile(`${dir}/R2.fq`, r2);
+      using db = await Database.build({
+        resfinder: "/usr/share/resfinder/db",
+        pointfinder: PF,
+        species: ["escherichia_coli"],
+      });
+      using run = new Run(db);
+      const result = await run.analyze(`${dir}/R1.fq`, `${dir}/R2.fq`, { backend: "cpu", threads: 2 });
+      const calls = result.mutations.map((m) => `${m.mutation} ${m.alt_reads}/${m.depth}`);
+      assert.deepEqual(result.mutations.map((m) => m.mutation), ["n.-13_-12insGT"], calls.join("; "));
+      assert.ok(result.mutations[0].frequency > 0.75, calls.join("; ")); // reads ending at the insertion cannot show it
+      // the catalogue's other GT rows (-14, -15, -16: one different insertion written three ways) stay wild type
+      for (const pos of [-14, -15, -16]) {
+        const site = result.sites.find((s) =>
+          s.gene.startsWith("ampC") && s.position === pos && s.type === "INS"
+        );
+        assert.equal(site?.status, "wild_type", JSON.stringify(site));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -18,7 +18,62 @@ typedef struct walk_ctx_t {
   const bg_site_t *sites;   /* the target's sites */
   uint32_t n;
   site_read_t *sr;
+  const char *tseq;         /* the target's sequence */
+  uint32_t tlen;
 } walk_ctx_t;
+
+/* How far from a catalogued insertion's position an equivalent insertion is looked for: in a repeat the same
+ * inserted bases can be written at any position of the run (the aligner puts them leftmost, the catalogue
+ * often rightmost, as HGVS does: ampC -13_-12insGT is the reads' -14 insTG) */
+#define BG_INS_SHIFT 32
+
+/* Whether inserting x after target index p gives the same sequence as inserting y after q (n bases each). */
+static int same_insertion(const char *t, uint32_t tlen, int64_t p, const char *x, int64_t q, const char *y, uint32_t n) {
+  int64_t lo = p < q ? p : q, hi = p > q ? p : q;
+  if (lo < 0 || hi >= (int64_t)tlen) return 0;
+  /* both sequences from t[lo] to t[hi] with their insertion; past t[hi] they are the same */
+  char sa[2 * BG_INS_SHIFT + 48], sb[sizeof sa];
+  size_t span = (size_t)(hi - lo + 1);
+  if (span + n > sizeof sa) return 0;
+  size_t na = 0, nb = 0;
+  for (int64_t i = lo; i <= hi; i++) {
+    sa[na++] = t[i];
+    if (i == p) { memcpy(sa + na, x, n); na += n; }
+    sb[nb++] = t[i];
+    if (i == q) { memcpy(sb + nb, y, n); nb += n; }
+  }
+  return na == nb && memcmp(sa, sb, na) == 0;
+}
+
+/* The catalogued inserted sequence of site s that inserting `ins` after tpos is equivalent to, or NULL. */
+static int equivalent_alt(const walk_ctx_t *c, const bg_site_t *s, uint32_t tpos, const uint8_t *ins, uint32_t ins_len,
+                          char *out, size_t out_len) {
+  const char *alts = bg_str(c->db, s->alts);
+  while (*alts) {
+    const char *end = strchr(alts, ',');
+    size_t n = end ? (size_t)(end - alts) : strlen(alts);
+    if (n == ins_len && n < out_len &&
+        same_insertion(c->tseq, c->tlen, tpos, (const char *)ins, s->tidx, alts, (uint32_t)n)) {
+      memcpy(out, alts, n);
+      out[n] = 0;
+      return 1;
+    }
+    if (!end) break;
+    alts = end + 1;
+  }
+  return 0;
+}
+
+/* Whether inserting `ins` after tpos is a catalogued insertion of one of the target's other sites. */
+static int other_site_insertion(const walk_ctx_t *c, uint32_t self, uint32_t tpos, const uint8_t *ins, uint32_t ins_len) {
+  char tmp[12];
+  for (uint32_t j = 0; j < c->n; j++)
+    if (j != self && c->sites[j].type == BG_MUT_INS && c->sites[j].tidx >= 0 &&
+        (int64_t)tpos - c->sites[j].tidx >= -BG_INS_SHIFT && (int64_t)tpos - c->sites[j].tidx <= BG_INS_SHIFT &&
+        equivalent_alt(c, &c->sites[j], tpos, ins, ins_len, tmp, sizeof tmp))
+      return 1;
+  return 0;
+}
 
 static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
   walk_ctx_t *c = vctx;
@@ -39,7 +94,14 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       r->call[0] = (char)rb;
       r->have = 1;
     } else {
-      if (d == 0 && ins_len) {
+      if (ins_len && d >= -BG_INS_SHIFT && d <= BG_INS_SHIFT &&
+          equivalent_alt(c, s, tpos, ins, ins_len, r->call, sizeof r->call)) {
+        r->ins = 1; /* the catalogued insertion, wherever in its repeat the alignment wrote it */
+      } else if (d == 0 && ins_len && other_site_insertion(c, i, tpos, ins, ins_len)) {
+        /* another catalogued insertion that the alignment happens to write here: not this site's */
+        if (rb == '-') r->bad = 1;
+        r->have |= 1;
+      } else if (d == 0 && ins_len) {
         uint32_t n = ins_len < sizeof r->call - 1 ? ins_len : (uint32_t)sizeof r->call - 1;
         memcpy(r->call, ins, n);
         r->call[n] = 0;
@@ -258,7 +320,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
           target_hit[t] = 1;
           if (!tg->n_sites) continue;
           memset(sr, 0, tg->n_sites * sizeof *sr);
-          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr};
+          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len};
           uint32_t ncols = site_columns(&c, cols);
           for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
             const bg_aln_t *as = m ? w->a2 : w->a1;
