@@ -26,6 +26,7 @@ typedef struct builder_t {
   sdraft_t *s; uint32_t ns, caps;
   bg_buf_t warnings; uint32_t n_warnings;
   uint32_t n_species;
+  char rf_version[64], pf_version[64]; /* the sources' versions (VERSION file, or ResFinder's history.txt date) */
   char *err; size_t err_len;
 } builder_t;
 
@@ -140,12 +141,123 @@ static int parse_fasta(builder_t *b, char *text, fasta_fn fn, void *ctx) {
   return n;
 }
 
+/* ---- source versions ---------------------------------------------------------------------- */
+
+/** Copies the first non-blank line of text (printable characters, trimmed) into out. */
+static void first_line(const char *text, size_t len, char *out, size_t cap) {
+  size_t i = 0, n = 0;
+  while (i < len && isspace((unsigned char)text[i])) i++;
+  for (; i < len && text[i] != '\n' && text[i] != '\r' && n + 1 < cap; i++)
+    if ((unsigned char)text[i] >= 0x20 && text[i] != 0x7f) out[n++] = text[i];
+  out[n] = 0;
+  trim_right(out);
+}
+
+/** dir/VERSION's first line into out; 0 when the file is missing or blank. */
+static int read_version_file(const char *dir, char *out, size_t cap) {
+  char path[4096], *text;
+  size_t len;
+  out[0] = 0;
+  snprintf(path, sizeof path, "%s/VERSION", dir);
+  if (bg_slurp(path, &text, &len, NULL, 0) != BG_OK) return 0;
+  first_line(text, len, out, cap);
+  free(text);
+  return out[0] != 0;
+}
+
+/** The newest date (YYYY-MM-DD at a line's start) in dir/history.txt into out; 0 when there is none. */
+static int newest_history_date(const char *dir, char *out, size_t cap) {
+  char path[4096], *text;
+  size_t len;
+  out[0] = 0;
+  snprintf(path, sizeof path, "%s/history.txt", dir);
+  if (bg_slurp(path, &text, &len, NULL, 0) != BG_OK) return 0;
+  char best[11] = "";
+  for (size_t i = 0; i < len;) {
+    const char *l = text + i;
+    size_t n = 0;
+    while (i + n < len && l[n] != '\n') n++;
+    int date = n >= 10 && (n == 10 || !isdigit((unsigned char)l[10]));
+    for (int k = 0; k < 10 && date; k++) date = (k == 4 || k == 7) ? l[k] == '-' : isdigit((unsigned char)l[k]) != 0;
+    if (date && memcmp(l, best, 10) > 0) { memcpy(best, l, 10); best[10] = 0; }
+    i += n + 1;
+  }
+  free(text);
+  snprintf(out, cap, "%s", best);
+  return out[0] != 0;
+}
+
+/* The versions are kept in the string table as its second string, "\x01" + key=value pairs joined by \x1f
+ * (the first string is the empty one every missing field points at); an index without it (older builds)
+ * reports both versions as "". */
+#define META_MARK '\x01'
+#define META_SEP '\x1f'
+
+/** The value of key in the database's version record, or "" (copied into out). */
+static void meta_value(const bg_db_t *db, const char *key, char *out, size_t cap) {
+  out[0] = 0;
+  if (!db->strings || db->strings_len < 3 || db->strings[0] != 0 || db->strings[1] != META_MARK) return;
+  const char *p = db->strings + 2, *end = memchr(p, 0, db->strings_len - 2);
+  if (!end) return;
+  size_t kl = strlen(key);
+  while (p < end) {
+    const char *e = memchr(p, META_SEP, (size_t)(end - p));
+    if (!e) e = end;
+    if ((size_t)(e - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
+      snprintf(out, cap, "%.*s", (int)(e - p - (ptrdiff_t)kl - 1), p + kl + 1);
+      return;
+    }
+    p = e + 1;
+  }
+}
+
 /* ---- ResFinder ---------------------------------------------------------------------------- */
 
-typedef struct pheno_t { char *key, *cls, *pheno; } pheno_t;
+typedef struct pheno_t { char *key, *cls, *pheno; size_t row; } pheno_t;
 typedef struct rf_ctx_t { pheno_t *ph; size_t nph; const char *file_class; } rf_ctx_t;
 
 static int cmp_pheno(const void *a, const void *b) { return strcmp(((const pheno_t *)a)->key, ((const pheno_t *)b)->key); }
+/** Key order, then file order (qsort is not stable): an allele's rows stay in the order of phenotypes.txt. */
+static int cmp_pheno_row(const void *a, const void *b) {
+  const pheno_t *x = a, *y = b;
+  int c = strcmp(x->key, y->key);
+  return c ? c : (x->row < y->row ? -1 : x->row > y->row);
+}
+
+/** Adds each item of a comma-separated list to a ", "-joined list (items trimmed, repeats left out). */
+static char *join_items(char *list, const char *csv) {
+  char *copy = xstrdup(csv), *save = NULL;
+  for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+    while (isspace((unsigned char)*a)) a++;
+    trim_right(a);
+    list = join_unique(list, a, ", ");
+  }
+  free(copy);
+  return list ? list : xstrdup("");
+}
+
+/** Merges the rows of one allele (sorted, adjacent) into one entry: the union of their classes and of their
+ * phenotypes, the first row's first. A single row is kept verbatim. Returns the new count. */
+static size_t merge_pheno_rows(pheno_t *ph, size_t n) {
+  size_t out = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    pheno_t m = ph[i];
+    if (j < n && strcmp(ph[j].key, m.key) == 0) {
+      char *cls = join_items(NULL, m.cls), *pheno = join_items(NULL, m.pheno);
+      for (; j < n && strcmp(ph[j].key, m.key) == 0; j++) {
+        cls = join_items(cls, ph[j].cls);
+        pheno = join_items(pheno, ph[j].pheno);
+        free(ph[j].key); free(ph[j].cls); free(ph[j].pheno);
+      }
+      free(m.cls); free(m.pheno);
+      m.cls = cls; m.pheno = pheno;
+    }
+    ph[out++] = m;
+    i = j;
+  }
+  return out;
+}
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /** Splits a TSV line in place into at most max fields; returns the count. */
@@ -161,14 +273,18 @@ static int split_tsv(char *line, char **f, int max) {
 static void rf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
   rf_ctx_t *ctx = vctx;
   pheno_t key = {.key = name};
-  pheno_t *ph = bsearch(&key, ctx->ph, ctx->nph, sizeof *ctx->ph, cmp_pheno);
-  const char *cls = ph && ph->cls[0] ? ph->cls : ctx->file_class;
+  pheno_t *ph = ctx->nph ? bsearch(&key, ctx->ph, ctx->nph, sizeof *ctx->ph, cmp_pheno) : NULL;
+  /* Classes come from phenotypes.txt where the allele has rows there (all of them, merged at load), and from
+   * the class file's config name only for an allele without any: one vocabulary per allele (phenotypes.txt says
+   * Quinolone and Amphenicol where config says Fluoroquinolone and Phenicol). */
+  int from_table = ph && ph->cls[0];
+  const char *cls = from_table ? ph->cls : ctx->file_class;
   for (uint32_t i = 0; i < b->nt; i++) {
     tdraft_t *t = &b->t[i];
     if (t->kind == BG_KIND_RESFINDER && strcmp(t->name, name) == 0) {
       /* one allele listed in several class files: one target, several classes */
       if (t->len != len || memcmp(t->seq, seq, len) != 0) warn(b, "Allele %s appears twice with different sequences%s", name, "");
-      t->cls = join_unique(t->cls, ctx->file_class, ", ");
+      if (!from_table) t->cls = join_unique(t->cls, ctx->file_class, ", ");
       free(name); free(seq);
       return;
     }
@@ -193,6 +309,8 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
   }
   if (!S_ISDIR(st.st_mode))
     return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the ResFinder database: not a folder (%s)", dir);
+  /* version: a VERSION file (upstream's releases), else the date of the newest change in history.txt (Debian's) */
+  if (!read_version_file(dir, b->rf_version, sizeof b->rf_version)) newest_history_date(dir, b->rf_version, sizeof b->rf_version);
   /* phenotypes.txt: allele -> class, phenotype */
   rf_ctx_t ctx = {0};
   snprintf(path, sizeof path, "%s/phenotypes.txt", dir);
@@ -207,10 +325,13 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
       int nf = split_tsv(line, f, 8);
       if (nf < 3 || !f[0][0]) continue;
       if (ctx.nph == cap) { cap *= 2; ctx.ph = realloc(ctx.ph, cap * sizeof *ctx.ph); }
-      ctx.ph[ctx.nph++] = (pheno_t){xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2])};
+      ctx.ph[ctx.nph] = (pheno_t){xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2]), ctx.nph};
+      ctx.nph++;
     }
     free(text);
-    qsort(ctx.ph, ctx.nph, sizeof *ctx.ph, cmp_pheno);
+    /* an allele may have several rows (aac(6')-Ib-cr: one Aminoglycoside, Quinolone; one Quinolone): all count */
+    qsort(ctx.ph, ctx.nph, sizeof *ctx.ph, cmp_pheno_row);
+    ctx.nph = merge_pheno_rows(ctx.ph, ctx.nph);
   } else {
     warn(b, "No phenotypes.txt in %s%s: drug classes come from the file names", dir, "");
   }
@@ -283,6 +404,19 @@ static char aa3(const char *s) {
   static const char codes[] = "ARNDCQEGHILKMFPSTWYV";
   for (int i = 0; i < 20; i++) if (strncasecmp(s, names[i], 3) == 0) return codes[i];
   return 0;
+}
+
+/** One base (A, C, G or T). */
+static int single_base(const char *s) { return s[0] && !s[1] && strchr("ACGTacgt", s[0]); }
+/** A comma-separated list of single bases ("T", "A,G"). */
+static int bases_list(const char *s) {
+  if (!*s) return 0;
+  for (const char *p = s; *p; p++) {
+    if (!strchr("ACGTacgt", *p)) return 0;
+    if (p[1] && p[1] != ',') return 0;
+    if (p[1] == ',') { p++; if (!p[1]) return 0; }
+  }
+  return 1;
 }
 
 typedef struct pf_ctx_t { const char *species, *gene; int rna; int found; } pf_ctx_t;
@@ -419,12 +553,28 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
     long pos = strtol(f[3], &endp, 10);
     if (endp == f[3]) { warn(b, "Mutation row with no position for %s in %s", f[0], species); continue; }
     uint32_t type;
-    int is_ins = strcmp(f[5], "ins") == 0 || strcmp(f[4], "-") == 0;
-    if (is_ins && strcmp(f[1], "NUC") == 0) type = BG_MUT_INS;
-    else if (is_ins || strstr(f[6], "del")) {
+    /* Indels: Ref_nuc '-' and Ref_codon 'ins' (the inserted bases in Res_codon) or 'del' (the deleted bases). */
+    int is_del = strcmp(f[5], "del") == 0 || strstr(f[6], "del") != NULL;
+    int is_ins = !is_del && (strcmp(f[5], "ins") == 0 || strcmp(f[4], "-") == 0);
+    int is_nuc = strcmp(f[1], "NUC") == 0;
+    /* Rows typed AA in a promoter gene that are single-base promoter changes (N. gonorrhoeae macAB -48 G>T,
+     * mtrC -120 C>T: a negative position, a base for a codon) are nucleotide rows. */
+    /* (an AA-typed insertion stays skipped: S. aureus pbp4 -290 inserts 36 bases, wider than the aligner's band) */
+    if (!is_nuc && !is_ins && !is_del && strcmp(f[1], "AA") == 0 && b->t[target].promoter_len > 0 &&
+        (pos < 0 || (single_base(f[4]) && bases_list(f[6]))))
+      is_nuc = 1;
+    if (is_del) {
+      /* deletions are not called: no site, so none is reported wild type while the deletion goes unseen */
+      char row[300];
+      snprintf(row, sizeof row, "%s %ld%s%s (%s)", b->t[target].gene, pos, is_nuc ? "del" : " ", is_nuc ? f[6] : f[2][0] ? f[2] : "del", f[0]);
+      warn(b, is_nuc ? "Unsupported nucleotide deletion row %s in %s skipped" : "Unsupported amino-acid deletion row %s in %s skipped", row, species);
+      continue;
+    }
+    if (is_ins && is_nuc) type = BG_MUT_INS;
+    else if (is_ins) {
       warn(b, "Unsupported amino-acid insertion/deletion row for %s in %s skipped", f[0], species);
       continue;
-    } else if (strcmp(f[1], "NUC") == 0) type = BG_MUT_NUC;
+    } else if (is_nuc) type = BG_MUT_NUC;
     else if (strcmp(f[1], "AA") == 0) type = BG_MUT_AA;
     else { warn(b, "Unknown mutation type row for %s in %s", f[0], species); continue; }
     add_site(b, target, type, (int32_t)pos, f, nf);
@@ -452,6 +602,7 @@ static bg_status_t load_pointfinder(builder_t *b, const char *root, const char *
   struct stat st;
   if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
     return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE, "Cannot read the PointFinder database: not a folder (%s)", root);
+  read_version_file(root, b->pf_version, sizeof b->pf_version);
   char **names = NULL;
   size_t n = 0;
   if (species_csv && *species_csv) {
@@ -543,6 +694,11 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
   bg_site_t *sites = calloc(b.ns ? b.ns : 1, sizeof *sites);
   if (!targets || !sites) { free(targets); free(sites); builder_free(&b); return bg_fail(db->err, sizeof db->err, BG_ERR_HOST_OOM, "Out of memory building the database"); }
   put_str(&strings, "");
+  {
+    char meta[256];
+    snprintf(meta, sizeof meta, "%cresfinder_version=%s%cpointfinder_version=%s", META_MARK, b.rf_version, META_SEP, b.pf_version);
+    put_str(&strings, meta);
+  }
   for (uint32_t i = 0; i < b.nt; i++) {
     tdraft_t *d = &b.t[i];
     bg_target_t *t = &targets[i];
@@ -588,9 +744,16 @@ BG_API const char *bg_db_info_json(bg_db_t *db) {
   bg_buf_t b = {0};
   uint32_t n_genes_pf = 0;
   for (uint32_t i = 0; i < db->n_targets; i++) n_genes_pf += db->targets[i].kind == BG_KIND_POINTFINDER;
-  bg_buf_printf(&b, "{\"format_version\":%u,\"resfinder_alleles\":%u,\"pointfinder_genes\":%u,\"pointfinder_species\":%u,"
+  char rfv[128], pfv[128];
+  meta_value(db, "resfinder_version", rfv, sizeof rfv);
+  meta_value(db, "pointfinder_version", pfv, sizeof pfv);
+  bg_buf_printf(&b, "{\"format_version\":%u,\"resfinder_version\":", BG_INDEX_VERSION);
+  bg_buf_json_str(&b, rfv);
+  bg_buf_puts(&b, ",\"pointfinder_version\":");
+  bg_buf_json_str(&b, pfv);
+  bg_buf_printf(&b, ",\"resfinder_alleles\":%u,\"pointfinder_genes\":%u,\"pointfinder_species\":%u,"
                 "\"mutation_sites\":%u,\"kmer_occurrences\":%llu,\"k\":%d,\"species\":[",
-                BG_INDEX_VERSION, db->n_resfinder, n_genes_pf, db->n_species, db->n_sites, (unsigned long long)db->n_occs, BG_K);
+                db->n_resfinder, n_genes_pf, db->n_species, db->n_sites, (unsigned long long)db->n_occs, BG_K);
   const char *last = NULL;
   int first = 1;
   for (uint32_t i = 0; i < db->n_targets; i++) {

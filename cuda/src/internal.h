@@ -14,7 +14,7 @@
 #define BG_KMASK ((1ull << (2 * BG_K)) - 1)
 #define BG_ERRMSG_LEN 1024
 #define BG_INDEX_MAGIC "BGDBIDX1"
-#define BG_INDEX_VERSION 1u
+#define BG_INDEX_VERSION 2u /* 2: source versions recorded; deletion rows no longer insertion sites */
 
 #ifdef __cplusplus
 extern "C" {

@@ -298,6 +298,110 @@ static void test_family_gapped_scores_are_each_alleles_own(void) {
   bg_db_free(db);
 }
 
+/* ---- the real ResFinder / PointFinder folders (skipped where they are not installed) -------------------- */
+
+#define RF_DIR "/usr/share/resfinder/db"
+#define PF_DIR "/usr/share/doc/resfinder/examples/db_pointfinder"
+
+static const bg_target_t *find_gene(const bg_db_t *db, const char *species, const char *gene) {
+  for (uint32_t i = 0; i < db->n_targets; i++) {
+    const bg_target_t *t = &db->targets[i];
+    if (t->kind == BG_KIND_POINTFINDER && strcmp(bg_str(db, t->species), species) == 0 && strcmp(bg_str(db, t->gene), gene) == 0) return t;
+  }
+  return NULL;
+}
+
+static const bg_site_t *find_site(const bg_db_t *db, const bg_target_t *t, int32_t pos, int type) {
+  for (uint32_t i = 0; t && i < t->n_sites; i++) {
+    const bg_site_t *s = &db->sites[t->first_site + i];
+    if (s->pos == pos && (type < 0 || s->type == (uint32_t)type)) return s;
+  }
+  return NULL;
+}
+
+/* 1 when the ", "-joined list holds item */
+static int has_item(const char *list, const char *item) {
+  size_t n = strlen(item);
+  for (const char *p = list; (p = strstr(p, item)); p += n)
+    if ((p == list || (p >= list + 2 && p[-2] == ',' && p[-1] == ' ')) && (p[n] == 0 || p[n] == ',')) return 1;
+  return 0;
+}
+
+/* warnings (JSON strings) that contain what and end "in <species> skipped" */
+static int count_warnings(const char *info, const char *what, const char *species) {
+  char tail[128];
+  snprintf(tail, sizeof tail, " in %s skipped\"", species);
+  int n = 0;
+  for (const char *p = info; (p = strstr(p, what)); p += strlen(what)) {
+    const char *end = strchr(p, '"');
+    if (end && (size_t)(end + 1 - p) >= strlen(tail) && strncmp(end + 1 - strlen(tail), tail, strlen(tail)) == 0) n++;
+  }
+  return n;
+}
+
+static void test_real_sources(void) {
+  struct stat st;
+  if (stat(RF_DIR "/phenotypes.txt", &st) != 0 || stat(PF_DIR "/neisseria_gonorrhoeae/genes.txt", &st) != 0) {
+    printf("real ResFinder/PointFinder folders not installed: skipped\n");
+    return;
+  }
+  bg_db_t *db = bg_db_new();
+  bg_status_t s = bg_db_build(db, RF_DIR, PF_DIR, "neisseria_gonorrhoeae,klebsiella,mycobacterium_tuberculosis");
+  CHECK(s == BG_OK, "real build: %s", bg_db_errmsg(db));
+  if (s != BG_OK) { bg_db_free(db); return; }
+  /* D7: aac(6')-Ib-cr has two phenotypes.txt rows; both count */
+  static const char *const aac[] = {"aac(6')-Ib-cr_1_DQ303918", "aac(6')-Ib-cr_2_EF636461"};
+  for (int k = 0; k < 2; k++) {
+    const bg_target_t *t = find_target(db, aac[k]);
+    const char *cls = t ? bg_str(db, t->drug_class) : "", *ph = t ? bg_str(db, t->phenotype) : "";
+    CHECK(t && has_item(cls, "Aminoglycoside") && has_item(cls, "Quinolone") && !has_item(cls, "Fluoroquinolone"),
+          "%s classes: %s", aac[k], cls);
+    CHECK(has_item(ph, "Tobramycin") && has_item(ph, "Amikacin") && has_item(ph, "Ciprofloxacin"), "%s phenotypes: %s", aac[k], ph);
+  }
+  const bg_target_t *cfr = find_target(db, "cfr_1_AM408573");
+  CHECK(cfr && has_item(bg_str(db, cfr->drug_class), "Amphenicol") && !has_item(bg_str(db, cfr->drug_class), "Phenicol"),
+        "cfr's classes in phenotypes.txt's words: %s", cfr ? bg_str(db, cfr->drug_class) : "");
+  int mixed = 0;
+  for (uint32_t i = 0; i < db->n_targets; i++) {
+    const bg_target_t *t = &db->targets[i];
+    if (t->kind != BG_KIND_RESFINDER) continue;
+    const char *c = bg_str(db, t->drug_class);
+    if ((has_item(c, "Quinolone") && has_item(c, "Fluoroquinolone")) || (has_item(c, "Phenicol") && has_item(c, "Amphenicol"))) {
+      if (mixed++ < 5) fprintf(stderr, "  mixed vocabularies: %s: %s\n", bg_str(db, t->name), c);
+    }
+  }
+  CHECK(mixed == 0, "no allele's classes mix config's and phenotypes.txt's names (%d do)", mixed);
+  /* D3: nucleotide deletions skipped with a warning, no site (N. gonorrhoeae 2, K. pneumoniae 2, M. tuberculosis 79) */
+  const char *info = bg_db_info_json(db);
+  CHECK(strstr(info, "nucleotide deletion row mtrR-promoter-size-66bp -57delA") != NULL, "mtrR -57delA warned: %.300s", info);
+  CHECK(strstr(info, "nucleotide deletion row rpsE 78delGTT") != NULL, "rpsE 78delGTT warned");
+  int ng = count_warnings(info, "nucleotide deletion row", "neisseria_gonorrhoeae"), kp = count_warnings(info, "nucleotide deletion row", "klebsiella"),
+      tb = count_warnings(info, "nucleotide deletion row", "mycobacterium_tuberculosis");
+  CHECK(ng == 2 && kp == 2 && tb == 79, "deletion rows warned: N. gonorrhoeae %d (2), K. pneumoniae %d (2), M. tuberculosis %d (79)", ng, kp, tb);
+  const bg_target_t *mtrR = find_gene(db, "neisseria_gonorrhoeae", "mtrR-promoter-size-66bp");
+  const bg_target_t *rpsE = find_gene(db, "neisseria_gonorrhoeae", "rpsE");
+  const bg_target_t *acrR = find_gene(db, "klebsiella", "acrR");
+  CHECK(mtrR && rpsE && acrR, "genes found");
+  CHECK(!find_site(db, mtrR, -57, BG_MUT_INS) && !find_site(db, rpsE, 78, BG_MUT_INS) && !find_site(db, acrR, 382, BG_MUT_INS),
+        "no insertion site stands for a deletion");
+  int ins_sites = 0;
+  for (uint32_t i = 0; i < db->n_sites; i++) ins_sites += db->sites[i].type == BG_MUT_INS;
+  CHECK(ins_sites > 0, "insertion rows still make sites (%d)", ins_sites);
+  /* D5: AA-typed single-base promoter rows are nucleotide sites */
+  const bg_target_t *macAB = find_gene(db, "neisseria_gonorrhoeae", "macAB-promoter-size-225bp");
+  const bg_target_t *mtrC = find_gene(db, "neisseria_gonorrhoeae", "mtrC-promoter-size-174bp");
+  const bg_site_t *m48 = find_site(db, macAB, -48, -1), *c120 = find_site(db, mtrC, -120, -1);
+  CHECK(m48 && m48->type == BG_MUT_NUC && strcmp(bg_str(db, m48->ref), "G") == 0 && strcmp(bg_str(db, m48->alts), "T") == 0 &&
+        m48->tidx == 225 - 48 && bg_tseq(db, macAB)[m48->tidx] == 'G',
+        "macAB -48 is a nucleotide site G>T (type %u)", m48 ? m48->type : 99);
+  CHECK(c120 && c120->type == BG_MUT_NUC && strcmp(bg_str(db, c120->ref), "C") == 0 && strcmp(bg_str(db, c120->alts), "T") == 0 &&
+        bg_tseq(db, mtrC)[c120->tidx] == 'C', "mtrC -120 is a nucleotide site C>T");
+  CHECK(!strstr(info, "macAB-promoter-size-225bp:-48") && !strstr(info, "mtrC-promoter-size-174bp:-120"), "their reference bases agree");
+  /* V: versions */
+  CHECK(strstr(info, "\"resfinder_version\":\"2022-05-24\"") && strstr(info, "\"pointfinder_version\":\"3.0.0\""), "versions: %.200s", info);
+  bg_db_free(db);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/bg-test-index-XXXXXX");
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
@@ -312,12 +416,18 @@ int main(void) {
   pseudo_seq(s1, 300, 1); pseudo_seq(s2, 300, 2); pseudo_seq(s3, 300, 3);
   snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918 \n%.*s\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", 60, s1, s1 + 60, s2);
   put("rf/aminoglycoside.fsa", fa);
-  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918\n%s\n>cfr_2_NG_047601\n%s\n", s1, s3);
+  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918\n%s\n>cfr_2_NG_047601\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", s1, s3, s2);
   put("rf/quinolone.fsa", fa);
+  /* as in ResFinder: aac(6')-Ib-cr has two rows (the second after other alleles' rows), and config names the
+   * quinolone file's class Fluoroquinolone where phenotypes.txt says Quinolone */
   put("rf/phenotypes.txt", "Gene_accession no.\tClass\tPhenotype\tPMID\n"
-                           "aac(6')-Ib-cr_1_DQ303918\tAminoglycoside\tAmikacin, Ciprofloxacin\t1\n"
-                           "cfr_2_NG_047601\tPhenicol\tChloramphenicol\n");
-  put("rf/config", "#db_prefix\tname\tdescription\naminoglycoside\tAminoglycoside\tx\nquinolone\tQuinolone\tx\n");
+                           "aac(6')-Ib-cr_1_DQ303918\tAminoglycoside, Quinolone\tTobramycin, Amikacin, Ciprofloxacin\t1\n"
+                           "cfr_2_NG_047601\tPhenicol\tChloramphenicol\n"
+                           "aac(6')-Ib-cr_1_DQ303918\tQuinolone\tCiprofloxacin, Norfloxacin\t2\n");
+  put("rf/config", "#db_prefix\tname\tdescription\naminoglycoside\tAminoglycoside\tx\nquinolone\tFluoroquinolone\tQuinolone\n");
+  put("rf/history.txt", "# ResFinder Database History\n#Date\tCommit\n2021-03-01 Added:\n\tx_1_A\n2022-05-24 Added:\n\ty_1_B\n"
+                        "2022-05-06\tAdded:\n");
+  put("pf/VERSION", "3.0.0\n");
   /* PointFinder: gyrA = ATG + s1[3..], codon 2 = s1[3..6]; a promoter gene of 20 bases */
   char gyr[301];
   memcpy(gyr, s2, 301);
@@ -334,7 +444,11 @@ int main(void) {
       "gyrA_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tA\tQuinolone\tCiprofloxacin\t12\n"
       "gyrA_1_CP073768.1\tAA\tGLY-3\t3\tGGT\tG\tD\tQuinolone\tCiprofloxacin\t13\n"
       "prom-promoter-size-20bp_1_X\tNUC\tCYS--19\t-19\tC\tC\tT\tBeta-lactam\tAmpicillin\t14\n"
-      "prom-promoter-size-20bp_1_X\tNUC\t\t-13\t-\tins\tGT,G\tBeta-lactam\tAmpicillin\t15\n");
+      "prom-promoter-size-20bp_1_X\tNUC\t\t-13\t-\tins\tGT,G\tBeta-lactam\tAmpicillin\t15\n"
+      /* a deletion (as PointFinder writes them: Ref_nuc '-', Ref_codon 'del', the deleted bases) */
+      "prom-promoter-size-20bp_1_X\tNUC\t\t-10\t-\tdel\tCG\tBeta-lactam\tAmpicillin\t16\n"
+      /* a single-base promoter change typed AA (N. gonorrhoeae macAB -48 G>T): index 14 is G */
+      "prom-promoter-size-20bp_1_X\tAA\tGLY--6\t-6\tG\tG\tT\tBeta-lactam\tAmpicillin\t17\n");
 
   /* build */
   bg_db_t *db = bg_db_new();
@@ -349,17 +463,22 @@ int main(void) {
   if (t) {
     CHECK(strcmp(bg_str(db, t->gene), "aac(6')-Ib-cr") == 0, "gene name part, found %s", bg_str(db, t->gene));
     CHECK(strcmp(bg_str(db, t->accession), "DQ303918") == 0, "accession part");
-    CHECK(strcmp(bg_str(db, t->drug_class), "Aminoglycoside, Quinolone") == 0, "one allele in two class files keeps both classes, found '%s'", bg_str(db, t->drug_class));
+    CHECK(strcmp(bg_str(db, t->drug_class), "Aminoglycoside, Quinolone") == 0,
+          "an allele's phenotypes.txt rows merged, its class files' config names (Fluoroquinolone) not mixed in, found '%s'", bg_str(db, t->drug_class));
+    CHECK(strcmp(bg_str(db, t->phenotype), "Tobramycin, Amikacin, Ciprofloxacin, Norfloxacin") == 0,
+          "phenotypes of both rows, first row's first, without repeats, found '%s'", bg_str(db, t->phenotype));
     CHECK(t->len == 300, "multi-line FASTA joined, len %u", t->len);
   }
   t = find_target(db, "VanHAX_PT_1_DQ018710");
   CHECK(t && strcmp(bg_str(db, t->gene), "VanHAX_PT") == 0, "gene names may contain underscores");
-  CHECK(t && strcmp(bg_str(db, t->drug_class), "Aminoglycoside") == 0, "class from config when phenotypes.txt lacks the allele");
+  CHECK(t && strcmp(bg_str(db, t->drug_class), "Aminoglycoside, Fluoroquinolone") == 0,
+        "classes from config (its names) for an allele without phenotypes.txt rows, one per class file, found '%s'", t ? bg_str(db, t->drug_class) : "");
   t = find_target(db, "cfr_2_NG_047601");
   CHECK(t && strcmp(bg_str(db, t->accession), "NG_047601") == 0, "NG_ accessions kept whole");
-  CHECK(t && strcmp(bg_str(db, t->drug_class), "Phenicol") == 0, "class from phenotypes.txt");
+  CHECK(t && strcmp(bg_str(db, t->drug_class), "Phenicol") == 0, "class from phenotypes.txt only, found '%s'", t ? bg_str(db, t->drug_class) : "");
   CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file skipped), found %u", db->n_pointfinder);
-  CHECK(db->n_sites == 4, "repeated rows merged into 4 sites, found %u", db->n_sites);
+  CHECK(db->n_sites == 5, "repeated rows merged, the deletion left out: 5 sites, found %u", db->n_sites);
+  int n_nuc = 0;
   for (uint32_t i = 0; i < db->n_sites; i++) {
     const bg_site_t *st = &db->sites[i];
     if (st->type == BG_MUT_AA && st->pos == 2) {
@@ -367,10 +486,21 @@ int main(void) {
       CHECK(strcmp(bg_str(db, st->phenotype), "Nalidixic acid, Ciprofloxacin") == 0, "merged phenotypes");
       CHECK(st->tidx == 3, "codon 2 starts at index 3");
     }
-    if (st->type == BG_MUT_NUC) CHECK(st->pos == -19 && st->tidx == 1, "promoter position -19 is index 1 of 20");
-    if (st->type == BG_MUT_INS) CHECK(st->pos == -13 && st->tidx == 7, "insertion site index");
+    if (st->type == BG_MUT_NUC && st->pos == -19) { n_nuc++; CHECK(st->tidx == 1, "promoter position -19 is index 1 of 20"); }
+    if (st->type == BG_MUT_NUC && st->pos == -6) {
+      n_nuc++;
+      CHECK(st->tidx == 14 && strcmp(bg_str(db, st->ref), "G") == 0 && strcmp(bg_str(db, st->alts), "T") == 0 && !bg_str(db, st->ref_codon)[0],
+            "an AA-typed promoter row at -6 is the nucleotide site G>T at index 14 (index %d, %s>%s)", st->tidx, bg_str(db, st->ref), bg_str(db, st->alts));
+    }
+    if (st->type == BG_MUT_INS) CHECK(st->pos == -13 && st->tidx == 7, "insertion site index (a deletion is no insertion site), pos %d", st->pos);
+    CHECK(st->pos != -10, "no site for the deletion row");
   }
+  CHECK(n_nuc == 2, "two nucleotide sites, found %d", n_nuc);
   const char *info = bg_db_info_json(db);
+  CHECK(strstr(info, "deletion row prom-promoter-size-20bp -10delCG") != NULL, "the deletion row is skipped with a warning naming it: %s", info);
+  CHECK(strstr(info, "prom-promoter-size-20bp:-6") == NULL, "the AA-typed promoter row's base agrees with the sequence: %s", info);
+  CHECK(strstr(info, "\"resfinder_version\":\"2022-05-24\"") && strstr(info, "\"pointfinder_version\":\"3.0.0\""),
+        "versions: the newest date of history.txt, PointFinder's VERSION: %s", info);
   CHECK(strstr(info, "missingGene") != NULL, "missing gene file reported as a warning: %s", info);
   CHECK(strstr(info, "GLY-3") == NULL && strstr(info, "ecoli gyrA:3") != NULL, "reference codon mismatch (GGT vs sequence) reported: %s", info);
   /* k-mer lookup: the first 21-mer of s3 (cfr) is found with its occurrence */
@@ -592,6 +722,10 @@ int main(void) {
   CHECK(s == BG_OK, "load: %s", bg_db_errmsg(db2));
   CHECK(db2->n_targets == db->n_targets && db2->n_sites == db->n_sites && db2->n_occs == db->n_occs, "same content after load");
   CHECK(db2->n_targets && memcmp(db2->seqs, db->seqs, db->seqs_len) == 0, "same sequences after load");
+  {
+    const char *i2 = bg_db_info_json(db2);
+    CHECK(strstr(i2, "\"resfinder_version\":\"2022-05-24\"") && strstr(i2, "\"pointfinder_version\":\"3.0.0\""), "versions kept by the index file: %s", i2);
+  }
   bg_db_free(db2);
 
   /* damaged files */
@@ -612,6 +746,21 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "truncated"), "truncated: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
+  /* an index of the previous format (1: no source versions, deletion rows stored as insertion sites) is
+   * refused with a clear message, so a cached one is rebuilt */
+  {
+    snprintf(bad, sizeof bad, "%s/v1.bgdb", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", idx, bad);
+    CHECK(system(cmd) == 0, "copied the index");
+    FILE *f = fopen(bad, "r+b");
+    uint32_t v1 = 1;
+    CHECK(f && fseek(f, 8, SEEK_SET) == 0 && fwrite(&v1, 4, 1, f) == 1, "wrote version 1");
+    if (f) fclose(f);
+    db2 = bg_db_new();
+    s = bg_db_load(db2, bad);
+    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 2: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
+    bg_db_free(db2);
+  }
   put("notindex.bgdb", "this is a FASTA file, not an index, but long enough to be read as a header........................................................................................................................................................................................................................");
   snprintf(bad, sizeof bad, "%s/notindex.bgdb", dir);
   db2 = bg_db_new();
@@ -623,6 +772,26 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_FILE_NOT_FOUND && strstr(bg_db_errmsg(db2), bad), "missing index: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
+
+  /* a ResFinder VERSION file wins over history.txt; without PointFinder its version is "" */
+  put("rf/VERSION", " 2.1.0\n");
+  db2 = bg_db_new();
+  snprintf(p, sizeof p, "%s/rf", dir);
+  s = bg_db_build(db2, p, NULL, NULL);
+  {
+    const char *i2 = s == BG_OK ? bg_db_info_json(db2) : bg_db_errmsg(db2);
+    CHECK(s == BG_OK && strstr(i2, "\"resfinder_version\":\"2.1.0\"") && strstr(i2, "\"pointfinder_version\":\"\""), "VERSION file; no PointFinder: %s", i2);
+  }
+  bg_db_free(db2);
+  snprintf(p, sizeof p, "%s/rf/VERSION", dir); unlink(p);
+  snprintf(p, sizeof p, "%s/rf/history.txt", dir); unlink(p);
+  db2 = bg_db_new();
+  snprintf(p, sizeof p, "%s/rf", dir);
+  s = bg_db_build(db2, p, NULL, NULL);
+  CHECK(s == BG_OK && strstr(bg_db_info_json(db2), "\"resfinder_version\":\"\""), "neither VERSION nor history.txt: version \"\"");
+  bg_db_free(db2);
+
+  test_real_sources();
 
   /* bad sources */
   db2 = bg_db_new();

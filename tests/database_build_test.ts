@@ -1,0 +1,117 @@
+// The database build against the real ResFinder and PointFinder folders, seen from results: an allele listed
+// twice in phenotypes.txt keeps both rows' classes in one vocabulary, an AA-typed single-base promoter row of
+// N. gonorrhoeae (macAB -48 G>T) is called from reads, deletion rows make no site, and the sources' versions
+// reach db info and hamronization.tsv.
+import assert from "node:assert/strict";
+import { Database, engineInfo } from "../ffi/mod.ts";
+import { analyzeSample } from "../src/engine/analyze.ts";
+
+const RF = "/usr/share/resfinder/db";
+const PF = "/usr/share/doc/resfinder/examples/db_pointfinder";
+
+const unavailable = (() => {
+  try {
+    engineInfo();
+    Deno.statSync(`${RF}/phenotypes.txt`);
+    Deno.statSync(`${PF}/neisseria_gonorrhoeae/genes.txt`);
+    return "";
+  } catch (err) {
+    return (err as Error).message;
+  }
+})();
+if (unavailable) console.error(`database_build_test: ignored: ${unavailable}`);
+
+const COMP: Record<string, string> = { A: "T", C: "G", G: "C", T: "A" };
+const revcomp = (s: string) => [...s].reverse().map((c) => COMP[c] ?? "N").join("");
+
+async function fastaRecord(path: string, name: string): Promise<string> {
+  const text = await Deno.readTextFile(path);
+  const at = text.split(">").find((r) => r.split("\n")[0].trim() === name);
+  assert.ok(at, `${name} in ${path}`);
+  return at.split("\n").slice(1).join("").toUpperCase();
+}
+
+/** Error-free pairs over `seq`: fragments of 160-200 bases at every second start, 100-base mates, both strands. */
+function tile(seq: string, name: string): { r1: string; r2: string } {
+  let r1 = "", r2 = "";
+  const L = 100, q = "I".repeat(L);
+  for (let i = 0, n = 0; i + 160 <= seq.length; i += 2, n++) {
+    const frag = seq.slice(i, Math.min(seq.length, i + 160 + (n % 41)));
+    const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
+    r1 += `@${name}${n}/1\n${a.slice(0, L)}\n+\n${q}\n`;
+    r2 += `@${name}${n}/2\n${b.slice(0, L)}\n+\n${q}\n`;
+  }
+  return { r1, r2 };
+}
+
+Deno.test({
+  name:
+    "real database: merged allele classes, AA-typed promoter base called, deletions skipped, versions reported",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-dbbuild-" });
+    try {
+      using db = await Database.build({ resfinder: RF, pointfinder: PF, species: ["neisseria_gonorrhoeae"] });
+      const info = db.info() as Record<string, unknown>;
+      assert.equal(info.resfinder_version, "2022-05-24");
+      assert.equal(info.pointfinder_version, "3.0.0");
+      const warnings = info.warnings as string[];
+      assert.ok(
+        warnings.some((w) => w.includes("nucleotide deletion row mtrR-promoter-size-66bp -57delA")),
+        warnings.join("\n"),
+      );
+      assert.ok(
+        warnings.some((w) => w.includes("nucleotide deletion row rpsE 78delGTT")),
+        warnings.join("\n"),
+      );
+      assert.ok(!warnings.some((w) => w.includes("macAB")), warnings.join("\n"));
+
+      const macAB = await fastaRecord(
+        `${PF}/neisseria_gonorrhoeae/macAB-promoter-size-225bp.fsa`,
+        "macAB-promoter-size-225bp_1_AE004969.1",
+      );
+      const i = 225 - 48;
+      assert.equal(macAB[i], "G");
+      const aac = await fastaRecord(`${RF}/aminoglycoside.fsa`, "aac(6')-Ib-cr_1_DQ303918");
+      const a = tile(macAB.slice(0, i) + "T" + macAB.slice(i + 1), "m");
+      const b = tile(aac, "a");
+      await Deno.writeTextFile(`${dir}/s_R1.fq`, a.r1 + b.r1);
+      await Deno.writeTextFile(`${dir}/s_R2.fq`, a.r2 + b.r2);
+      const { result } = await analyzeSample({
+        db,
+        r1: `${dir}/s_R1.fq`,
+        r2: `${dir}/s_R2.fq`,
+        outDir: `${dir}/out`,
+        sampleId: "s",
+        options: { backend: "cpu", threads: 2 },
+      });
+
+      const calls = result.mutations.map((m) => `${m.gene} ${m.mutation}`);
+      assert.ok(calls.includes("macAB-promoter-size-225bp n.-48G>T"), calls.join("; "));
+      assert.ok(!result.sites.some((s) => s.gene === "mtrR-promoter-size-66bp" && s.position === -57));
+
+      const gene = result.genes.find((g) => g.allele === "aac(6')-Ib-cr_1_DQ303918");
+      assert.ok(gene, result.genes.map((g) => g.allele).join(", "));
+      const classes = gene.drug_class.split(", ");
+      assert.ok(classes.includes("Aminoglycoside") && classes.includes("Quinolone"), gene.drug_class);
+      assert.ok(!classes.includes("Fluoroquinolone"), gene.drug_class);
+      for (const p of ["Tobramycin", "Amikacin", "Ciprofloxacin"]) {
+        assert.ok(gene.phenotype.includes(p), gene.phenotype);
+      }
+
+      // hAMRonization: each row's reference_database_version is its database's
+      const [head, ...rows] = (await Deno.readTextFile(`${dir}/out/hamronization.tsv`)).trimEnd().split("\n");
+      const cols = head.split("\t");
+      const col = (row: string, name: string) => row.split("\t")[cols.indexOf(name)];
+      const geneRow = rows.find((r) =>
+        col(r, "gene_symbol") === "aac(6')-Ib-cr" || r.includes("aac(6')-Ib-cr_1")
+      );
+      const mutRow = rows.find((r) => r.includes("macAB"));
+      assert.ok(geneRow && mutRow, rows.join("\n"));
+      assert.equal(col(geneRow, "reference_database_version"), "2022-05-24");
+      assert.equal(col(mutRow, "reference_database_version"), "3.0.0");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
