@@ -16,8 +16,8 @@ B=gpu-bundle
 case "${1:-run}" in
   prepare)
     rm -rf "$B" && mkdir -p "$B/resfinder" "$B/pointfinder" "$B/isal/include" "$B/isal/lib"
-    cp /usr/share/resfinder/db/*.fsa /usr/share/resfinder/db/phenotypes.txt /usr/share/resfinder/db/config "$B/resfinder/"
-    cp -r /usr/share/doc/resfinder/examples/db_pointfinder/escherichia_coli "$B/pointfinder/"
+    cp /usr/share/resfinder/db/*.fsa /usr/share/resfinder/db/{phenotypes.txt,config,history.txt} "$B/resfinder/"
+    cp -r /usr/share/doc/resfinder/examples/db_pointfinder/{escherichia_coli,VERSION} "$B/pointfinder/"
     cp -r /usr/include/isa-l /usr/include/isa-l.h "$B/isal/include/"
     cp -P /usr/lib/x86_64-linux-gnu/libisal.so* "$B/isal/lib/"
     du -sh "$B"
