@@ -282,6 +282,9 @@ bg_status_t bg_cuda_screen_batch(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const 
                                  char *err, size_t err_len);
 void bg_cuda_ctx_free(bg_cuda_ctx_t *ctx);
 int bg_cuda_devices(void);
+/** 1 (reason in buf) when the device query fails although an NVIDIA driver is loaded (a driver too old for this
+ *  CUDA runtime, say): a GPU is there but cannot be used. 0 when there is plainly no device. */
+int bg_cuda_devices_error(char *buf, size_t n);
 
 /** The CUDA calls a run makes, through a table so that tests can stand in for a device (a device that
  *  fails to start, or fails mid-run) where there is none. */
@@ -292,6 +295,7 @@ typedef struct bg_cuda_ops_t {
   bg_status_t (*screen)(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const uint32_t *off1, const uint8_t *seq2,
                         const uint32_t *off2, uint32_t n, uint8_t *flags, char *err, size_t err_len);
   void (*ctx_free)(bg_cuda_ctx_t *ctx);
+  int (*devices_error)(char *buf, size_t n); /* may be NULL */
 } bg_cuda_ops_t;
 /** The real calls; a test may point it elsewhere while no run is in progress. */
 extern const bg_cuda_ops_t *bg_cuda_ops;

@@ -68,7 +68,8 @@ typedef struct pipeline_t {
   char err[BG_ERRMSG_LEN];
 } pipeline_t;
 
-static const bg_cuda_ops_t real_cuda_ops = {bg_cuda_devices, bg_cuda_ctx_new, bg_cuda_screen_batch, bg_cuda_ctx_free};
+static const bg_cuda_ops_t real_cuda_ops = {bg_cuda_devices, bg_cuda_ctx_new, bg_cuda_screen_batch, bg_cuda_ctx_free,
+                                            bg_cuda_devices_error};
 const bg_cuda_ops_t *bg_cuda_ops = &real_cuda_ops;
 
 typedef struct warg_t { pipeline_t *p; int idx; } warg_t;
@@ -217,15 +218,22 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   r->opts = *opts;
   double t0 = bg_now();
   int use_cuda = 0;
+  char unusable[256] = ""; /* a GPU that is there but cannot be used (the device query failed) */
   if (opts->backend == BG_BACKEND_CUDA || opts->backend == BG_BACKEND_AUTO) {
     int nd = bg_cuda_ops->devices();
     if (nd > opts->device_id) use_cuda = 1;
-    else if (opts->backend == BG_BACKEND_CUDA) {
-      s = bg_fail(r->err, sizeof r->err, BG_ERR_DEVICE_UNAVAILABLE,
-                  bg_cuda_compiled() ? "No usable CUDA device %d: %d device(s) found" : "No usable CUDA device %d: this library was built without CUDA (%d devices)",
-                  opts->device_id, nd);
-      atomic_store(&r->busy, 0);
-      return finish(r, s);
+    else {
+      if (nd == 0 && bg_cuda_ops->devices_error && !bg_cuda_ops->devices_error(unusable, sizeof unusable)) unusable[0] = 0;
+      if (opts->backend == BG_BACKEND_CUDA) {
+        if (unusable[0])
+          s = bg_fail(r->err, sizeof r->err, BG_ERR_DEVICE_UNAVAILABLE, "No usable CUDA device %d: %s", opts->device_id, unusable);
+        else
+          s = bg_fail(r->err, sizeof r->err, BG_ERR_DEVICE_UNAVAILABLE,
+                      bg_cuda_compiled() ? "No usable CUDA device %d: %d device(s) found" : "No usable CUDA device %d: this library was built without CUDA (%d devices)",
+                      opts->device_id, nd);
+        atomic_store(&r->busy, 0);
+        return finish(r, s);
+      }
     }
   }
   int nw = opts->threads > 0 ? opts->threads : bg_ncpu();
@@ -233,6 +241,8 @@ BG_API bg_status_t bg_run_analyze(bg_run_t *r, const bg_run_options_t *opts, con
   snprintf(r->backend, sizeof r->backend, "%s", use_cuda ? "cuda" : "cpu");
   snprintf(r->device, sizeof r->device, "%s", use_cuda ? "cuda" : "cpu");
   r->fallback[0] = 0;
+  if (unusable[0]) /* `auto` on a GPU machine whose device cannot be used: said, not silent */
+    snprintf(r->fallback, sizeof r->fallback, "CUDA device %d unavailable (%s): the CPU screened instead", opts->device_id, unusable);
 
   int helpers, nice_by;
   if (env_setting(r, "BIOGPU_INFLATE_THREADS", 0, BG_READER_MAX_INFLATE_THREADS, default_inflate_threads(nw), &helpers) != 0 ||

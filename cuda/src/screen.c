@@ -289,4 +289,5 @@ bg_status_t bg_cuda_screen_batch(bg_cuda_ctx_t *ctx, const uint8_t *seq1, const 
 }
 void bg_cuda_ctx_free(bg_cuda_ctx_t *ctx) { (void)ctx; }
 int bg_cuda_devices(void) { return 0; }
+int bg_cuda_devices_error(char *buf, size_t n) { (void)buf; (void)n; return 0; }
 #endif

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -36,6 +37,18 @@ static bg_status_t cuda_fail(cudaError_t e, const char *what, char *err, size_t 
   return bg_fail(err, err_len, s, "CUDA %s failed: %s", what, cudaGetErrorString(e));
 }
 
+/* Pinned staging lives in host memory: its allocation failing is the host's memory, not the device's. */
+static bg_status_t pinned_fail(cudaError_t e, char *err, size_t err_len) {
+  bg_status_t s = e == cudaErrorMemoryAllocation ? BG_ERR_HOST_OOM : BG_ERR_DEVICE_UNAVAILABLE;
+  return bg_fail(err, err_len, s, "CUDA pinned host allocation failed: %s", cudaGetErrorString(e));
+}
+
+#define CKP(call)                                        \
+  do {                                                   \
+    cudaError_t e_ = (call);                             \
+    if (e_ != cudaSuccess) return pinned_fail(e_, err, err_len); \
+  } while (0)
+
 #define CK(call, what)                                   \
   do {                                                   \
     cudaError_t e_ = (call);                             \
@@ -47,7 +60,7 @@ static bg_status_t reserve(bg_cuda_ctx_t *c, size_t seq, size_t off, size_t flag
     size_t cap = seq + seq / 2;
     cudaFreeHost(c->h_seq); cudaFree(c->d_seq);
     c->h_seq = NULL; c->d_seq = NULL; c->cap_seq = 0;
-    CK(cudaMallocHost((void **)&c->h_seq, cap), "pinned allocation");
+    CKP(cudaMallocHost((void **)&c->h_seq, cap));
     CK(cudaMalloc((void **)&c->d_seq, cap), "device allocation");
     c->cap_seq = cap;
   }
@@ -55,7 +68,7 @@ static bg_status_t reserve(bg_cuda_ctx_t *c, size_t seq, size_t off, size_t flag
     size_t cap = off + off / 2;
     cudaFreeHost(c->h_off); cudaFree(c->d_off);
     c->h_off = NULL; c->d_off = NULL; c->cap_off = 0;
-    CK(cudaMallocHost((void **)&c->h_off, cap * sizeof(uint32_t)), "pinned allocation");
+    CKP(cudaMallocHost((void **)&c->h_off, cap * sizeof(uint32_t)));
     CK(cudaMalloc((void **)&c->d_off, cap * sizeof(uint32_t)), "device allocation");
     c->cap_off = cap;
   }
@@ -63,7 +76,7 @@ static bg_status_t reserve(bg_cuda_ctx_t *c, size_t seq, size_t off, size_t flag
     size_t cap = flags + flags / 2;
     cudaFreeHost(c->h_flags); cudaFree(c->d_flags);
     c->h_flags = NULL; c->d_flags = NULL; c->cap_flags = 0;
-    CK(cudaMallocHost((void **)&c->h_flags, cap), "pinned allocation");
+    CKP(cudaMallocHost((void **)&c->h_flags, cap));
     CK(cudaMalloc((void **)&c->d_flags, cap), "device allocation");
     c->cap_flags = cap;
   }
@@ -86,8 +99,12 @@ static bg_status_t ctx_new(bg_cuda_ctx_t **out, const bg_db_t *db, int device_id
   c->filter_mask = db->filter_mask;
   cudaError_t e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
   if (e == cudaSuccess) e = cudaMalloc((void **)&c->d_filter, (db->filter_mask + 1) * sizeof(uint64_t));
+  /* on the worker's own stream, and waited for: the stream does not sync with the legacy default stream, and
+   * a copy from pageable memory may return before the device has all of it */
   if (e == cudaSuccess)
-    e = cudaMemcpy(c->d_filter, db->filter, (db->filter_mask + 1) * sizeof(uint64_t), cudaMemcpyHostToDevice);
+    e = cudaMemcpyAsync(c->d_filter, db->filter, (db->filter_mask + 1) * sizeof(uint64_t), cudaMemcpyHostToDevice,
+                        c->stream);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
   if (e != cudaSuccess) {
     bg_cuda_ctx_free(c);
     return cuda_fail(e, "context setup", err, err_len);
@@ -153,6 +170,16 @@ int bg_cuda_devices(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) { cudaGetLastError(); return 0; }
   return n;
+}
+
+int bg_cuda_devices_error(char *buf, size_t n) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  cudaGetLastError();
+  /* without a driver the runtime also says "insufficient driver": only a loaded driver makes it news */
+  if (e == cudaSuccess || e == cudaErrorNoDevice || access("/proc/driver/nvidia/version", R_OK) != 0) return 0;
+  snprintf(buf, n, "the device query failed although an NVIDIA driver is loaded: %s", cudaGetErrorString(e));
+  return 1;
 }
 
 }  // extern "C"

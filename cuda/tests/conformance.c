@@ -233,7 +233,12 @@ static const char *strip(const char *json) { const char *p = strstr(json, "\"opt
 static const bg_db_t *fake_db;
 static int fake_fail_at = -1, fake_token;
 static _Atomic int fake_calls, fake_open;
-static int fake_devices(void) { return 1; }
+static int fake_devices(void) { return fake_fail_at == -2 ? 0 : 1; }
+static int fake_devices_error(char *buf, size_t n) {
+  if (fake_fail_at != -2) return 0;
+  snprintf(buf, n, "injected: CUDA driver version is insufficient for CUDA runtime version");
+  return 1;
+}
 static bg_status_t fake_new(bg_cuda_ctx_t **out, const bg_db_t *db, int dev, char *err, size_t n, char *name, size_t nn) {
   *out = NULL;
   if (fake_fail_at == 0) return bg_fail(err, n, BG_ERR_DEVICE_UNAVAILABLE, "injected: no kernel image for this device");
@@ -250,7 +255,7 @@ static bg_status_t fake_screen(bg_cuda_ctx_t *ctx, const uint8_t *s1, const uint
   return BG_OK;
 }
 static void fake_free(bg_cuda_ctx_t *ctx) { atomic_fetch_sub(&fake_open, 1); }
-static const bg_cuda_ops_t fake_ops = {fake_devices, fake_new, fake_screen, fake_free};
+static const bg_cuda_ops_t fake_ops = {fake_devices, fake_new, fake_screen, fake_free, fake_devices_error};
 
 int main(int argc, char **argv) {
   const char *rf = "/usr/share/resfinder/db", *pf = "/usr/share/doc/resfinder/examples/db_pointfinder";
@@ -370,6 +375,10 @@ int main(int argc, char **argv) {
          "\"fallback\":\"CUDA device 0 failed while screening (BG_ERR_DEVICE_OOM: injected: out of device memory): the CPU screened instead\""},
         {BG_BACKEND_CUDA, 0, BG_ERR_DEVICE_UNAVAILABLE, "cuda/device fails to start", NULL, "injected: no kernel image"},
         {BG_BACKEND_CUDA, 5, BG_ERR_DEVICE_OOM, "cuda/device fails mid-run", NULL, "injected: out of device memory"},
+        {BG_BACKEND_AUTO, -2, BG_OK, "auto/device query fails (driver too old)", "\"backend\":\"cpu\",\"device\":\"cpu\"",
+         "\"fallback\":\"CUDA device 0 unavailable (injected: CUDA driver version is insufficient for CUDA runtime version): the CPU screened instead\""},
+        {BG_BACKEND_CUDA, -2, BG_ERR_DEVICE_UNAVAILABLE, "cuda/device query fails (driver too old)", NULL,
+         "No usable CUDA device 0: injected: CUDA driver version is insufficient"},
     };
     const bg_cuda_ops_t *real = bg_cuda_ops;
     bg_cuda_ops = &fake_ops;
