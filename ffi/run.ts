@@ -86,7 +86,7 @@ export interface MutationCall {
   /** The PointFinder reference sequence's name, e.g. `gyrA_1_CP073768.1` (its accession tells species apart). */
   reference: string;
   mutation: string;
-  type: "AA" | "NUC" | "INS";
+  type: "AA" | "NUC" | "INS" | "DEL";
   position: number;
   ref: string;
   alt: string;
@@ -105,7 +105,7 @@ export interface SiteCall {
   species: string;
   gene: string;
   position: number;
-  type: "AA" | "NUC" | "INS";
+  type: "AA" | "NUC" | "INS" | "DEL";
   ref: string;
   depth: number;
   counts: Record<string, number>;

@@ -1,7 +1,8 @@
 // The database build against the real ResFinder and PointFinder folders, seen from results: an allele listed
 // twice in phenotypes.txt keeps both rows' classes in one vocabulary, an AA-typed single-base promoter row of
-// N. gonorrhoeae (macAB -48 G>T) is called from reads, deletion rows make no site, and the sources' versions
-// reach db info and hamronization.tsv.
+// N. gonorrhoeae (macAB -48 G>T) is called from reads, as are catalogued deletions (mtrR -57delA, written
+// anywhere in its run of A; rpsE 78delGTT, a row numbered by the base before the deletion), and the sources'
+// versions reach db info and hamronization.tsv.
 import assert from "node:assert/strict";
 import { Database, engineInfo } from "../ffi/mod.ts";
 import { analyzeSample } from "../src/engine/analyze.ts";
@@ -46,7 +47,7 @@ function tile(seq: string, name: string): { r1: string; r2: string } {
 
 Deno.test({
   name:
-    "real database: merged allele classes, AA-typed promoter base called, deletions skipped, versions reported",
+    "real database: merged allele classes, AA-typed promoter base and deletions called, versions reported",
   ignore: unavailable !== "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "bg-dbbuild-" });
@@ -56,15 +57,7 @@ Deno.test({
       assert.equal(info.resfinder_version, "2022-05-24");
       assert.equal(info.pointfinder_version, "3.0.0");
       const warnings = info.warnings as string[];
-      assert.ok(
-        warnings.some((w) => w.includes("nucleotide deletion row mtrR-promoter-size-66bp -57delA")),
-        warnings.join("\n"),
-      );
-      assert.ok(
-        warnings.some((w) => w.includes("nucleotide deletion row rpsE 78delGTT")),
-        warnings.join("\n"),
-      );
-      assert.ok(!warnings.some((w) => w.includes("macAB")), warnings.join("\n"));
+      assert.ok(!warnings.some((w) => w.includes("deletion") || w.includes("macAB")), warnings.join("\n"));
 
       const macAB = await fastaRecord(
         `${PF}/neisseria_gonorrhoeae/macAB-promoter-size-225bp.fsa`,
@@ -75,8 +68,25 @@ Deno.test({
       const aac = await fastaRecord(`${RF}/aminoglycoside.fsa`, "aac(6')-Ib-cr_1_DQ303918");
       const a = tile(macAB.slice(0, i) + "T" + macAB.slice(i + 1), "m");
       const b = tile(aac, "a");
-      await Deno.writeTextFile(`${dir}/s_R1.fq`, a.r1 + b.r1);
-      await Deno.writeTextFile(`${dir}/s_R2.fq`, a.r2 + b.r2);
+      // mtrR: one A of the promoter's AAAAA run at -57 deleted (the catalogue's -57, but the last A of the run:
+      // the same sequence); rpsE: GTT at bases 79-81 deleted (its row says 78)
+      const mtrR = await fastaRecord(
+        `${PF}/neisseria_gonorrhoeae/mtrR-promoter-size-66bp.fsa`,
+        "mtrR-promoter-size-66bp_1_CP012026.1",
+      );
+      assert.equal(mtrR.slice(9, 14), "AAAAA");
+      const rpsE = await fastaRecord(`${PF}/neisseria_gonorrhoeae/rpsE.fsa`, "rpsE_1_AP023075.1");
+      assert.equal(rpsE.slice(78, 81), "GTT");
+      // in a genome the promoter has bases before it: 80 made-up ones here, so reads reach -57 from both sides
+      let x = 7;
+      const flank = Array.from(
+        { length: 80 },
+        () => "ACGT"[(x = (x * 1103515245 + 12345) % 2147483648) >> 29],
+      ).join("");
+      const c = tile(flank + mtrR.slice(0, 13) + mtrR.slice(14), "d");
+      const e = tile(rpsE.slice(0, 78) + rpsE.slice(81), "e");
+      await Deno.writeTextFile(`${dir}/s_R1.fq`, a.r1 + b.r1 + c.r1 + e.r1);
+      await Deno.writeTextFile(`${dir}/s_R2.fq`, a.r2 + b.r2 + c.r2 + e.r2);
       const { result } = await analyzeSample({
         db,
         r1: `${dir}/s_R1.fq`,
@@ -88,7 +98,11 @@ Deno.test({
 
       const calls = result.mutations.map((m) => `${m.gene} ${m.mutation}`);
       assert.ok(calls.includes("macAB-promoter-size-225bp n.-48G>T"), calls.join("; "));
-      assert.ok(!result.sites.some((s) => s.gene === "mtrR-promoter-size-66bp" && s.position === -57));
+      assert.ok(calls.includes("mtrR-promoter-size-66bp n.-57delA"), calls.join("; "));
+      assert.ok(calls.includes("rpsE n.78_80delGTT"), calls.join("; "));
+      for (const m of result.mutations.filter((m) => m.type === "DEL")) {
+        assert.ok(m.frequency > 0.8 && m.depth >= 20, `${m.gene} ${m.mutation} ${m.alt_reads}/${m.depth}`);
+      }
 
       const gene = result.genes.find((g) => g.allele === "aac(6')-Ib-cr_1_DQ303918");
       assert.ok(gene, result.genes.map((g) => g.allele).join(", "));

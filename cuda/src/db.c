@@ -409,6 +409,16 @@ static char aa3(const char *s) {
 /** One base (A, C, G or T). */
 static int single_base(const char *s) { return s[0] && !s[1] && strchr("ACGTacgt", s[0]); }
 /** A comma-separated list of single bases ("T", "A,G"). */
+/* 1 when s is a comma-separated list of base sequences ("GTT", "A,GT"). */
+static int seq_list(const char *s) {
+  if (!*s || *s == ',') return 0;
+  for (const char *p = s; *p; p++) {
+    if (*p == ',') { if (!p[1] || p[1] == ',') return 0; continue; }
+    if (!strchr("ACGTacgt", *p)) return 0;
+  }
+  return 1;
+}
+
 static int bases_list(const char *s) {
   if (!*s) return 0;
   for (const char *p = s; *p; p++) {
@@ -450,8 +460,27 @@ static bg_status_t slurp_maybe_gz(const char *dir, const char *name, char **text
   return bg_slurp(path, text, len, err, err_len);
 }
 
+/* Whether the target holds `del` (case aside) from index idx on. */
+static int holds_at(const tdraft_t *t, int64_t idx, const char *del, size_t n) {
+  if (idx < 0 || idx + (int64_t)n > (int64_t)t->len) return 0;
+  for (size_t k = 0; k < n; k++) if (t->seq[idx + k] != toupper((unsigned char)del[k])) return 0;
+  return 1;
+}
+
+/* A deletion row's first deleted base: PointFinder numbers most deletions by their first base, a few by the
+ * base before it (N. gonorrhoeae rpsE 78delGTT deletes bases 79-81); the sequence says which. */
+static int32_t deletion_index(const tdraft_t *t, int32_t idx, const char *alts) {
+  size_t n = strcspn(alts, ",");
+  if (idx >= 0 && !holds_at(t, idx, alts, n) && holds_at(t, (int64_t)idx + 1, alts, n)) return idx + 1;
+  return idx;
+}
+
 static int32_t site_index(const tdraft_t *t, uint32_t type, int32_t pos) {
   int64_t idx;
+  if (type == BG_MUT_DEL) { /* the first deleted base; the base before it is the left flank */
+    idx = pos < 0 ? (int64_t)t->promoter_len + pos : (int64_t)t->promoter_len + pos - 1;
+    return (idx < 1 || idx >= t->len) ? -1 : (int32_t)idx;
+  }
   if (type == BG_MUT_AA) idx = (int64_t)t->promoter_len + (int64_t)(pos - 1) * 3;
   else idx = pos < 0 ? (int64_t)t->promoter_len + pos : (int64_t)t->promoter_len + pos - 1;
   int64_t need = type == BG_MUT_AA ? 3 : 1;
@@ -563,14 +592,15 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
     if (!is_nuc && !is_ins && !is_del && strcmp(f[1], "AA") == 0 && b->t[target].promoter_len > 0 &&
         (pos < 0 || (single_base(f[4]) && bases_list(f[6]))))
       is_nuc = 1;
-    if (is_del) {
-      /* deletions are not called: no site, so none is reported wild type while the deletion goes unseen */
+    if (is_del && !(is_nuc && seq_list(f[6]))) {
+      /* amino-acid deletions are not called: no site, so none is reported wild type while it goes unseen */
       char row[300];
       snprintf(row, sizeof row, "%s %ld%s%s (%s)", b->t[target].gene, pos, is_nuc ? "del" : " ", is_nuc ? f[6] : f[2][0] ? f[2] : "del", f[0]);
       warn(b, is_nuc ? "Unsupported nucleotide deletion row %s in %s skipped" : "Unsupported amino-acid deletion row %s in %s skipped", row, species);
       continue;
     }
-    if (is_ins && is_nuc) type = BG_MUT_INS;
+    if (is_del) type = BG_MUT_DEL; /* Res_codon: the deleted bases, from Codon_pos on */
+    else if (is_ins && is_nuc) type = BG_MUT_INS;
     else if (is_ins) {
       warn(b, "Unsupported amino-acid insertion/deletion row for %s in %s skipped", f[0], species);
       continue;
@@ -592,6 +622,12 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
       if (aa != want || !codon_ok) warn(b, "Reference codon disagrees with the catalogue at %s (%s)", where, f[4]);
     } else if (type == BG_MUT_NUC && f[4][0] && t->seq[idx] != toupper((unsigned char)f[4][0])) {
       warn(b, "Reference base disagrees with the catalogue at %s (%s)", where, f[4]);
+    } else if (type == BG_MUT_DEL) {
+      char *copy = xstrdup(f[6]), *save = NULL;
+      for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save))
+        if (!holds_at(t, idx, a, strlen(a)) && !holds_at(t, (int64_t)idx + 1, a, strlen(a)))
+          warn(b, "Deleted bases disagree with the sequence at %s (del%s)", where, a);
+      free(copy);
     }
   }
   free(text);
@@ -715,6 +751,7 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
     s2->ref = put_str(&strings, d->ref); s2->ref_codon = put_str(&strings, d->ref_codon); s2->alts = put_str(&strings, d->alts);
     s2->drug_class = put_str(&strings, d->cls); s2->phenotype = put_str(&strings, d->pheno); s2->pmid = put_str(&strings, d->pmid);
     s2->tidx = site_index(&b.t[d->target], d->type, d->pos);
+    if (d->type == BG_MUT_DEL) s2->tidx = deletion_index(&b.t[d->target], s2->tidx, d->alts);
     bg_target_t *t = &targets[d->target];
     if (t->n_sites == 0) t->first_site = i;
     t->n_sites++;

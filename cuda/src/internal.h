@@ -14,7 +14,7 @@
 #define BG_KMASK ((1ull << (2 * BG_K)) - 1)
 #define BG_ERRMSG_LEN 1024
 #define BG_INDEX_MAGIC "BGDBIDX1"
-#define BG_INDEX_VERSION 2u /* 2: source versions recorded; deletion rows no longer insertion sites */
+#define BG_INDEX_VERSION 3u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites */
 
 #ifdef __cplusplus
 extern "C" {
@@ -118,7 +118,7 @@ BG_HD int bg_screen_read(const uint8_t *s, uint32_t len, const uint64_t *words, 
 /* ---- database (db.c, index.c) --------------------------------------------------------------- */
 
 enum { BG_KIND_RESFINDER = 0, BG_KIND_POINTFINDER = 1 };
-enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2 };
+enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2, BG_MUT_DEL = 3 };
 
 /** One reference sequence: a ResFinder allele or a PointFinder gene. Offsets point into strings. */
 typedef struct bg_target_t {

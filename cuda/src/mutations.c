@@ -9,8 +9,10 @@ typedef struct site_read_t {
   char call[12];       /* codon / base / inserted bases being assembled */
   uint8_t have;        /* bitmask of codon positions seen (AA), 1 = base seen (NUC), 1|2 = flanks seen (INS) */
   uint8_t bad;         /* deletion or frameshift inside the site */
-  uint8_t ins;         /* an insertion was seen at the site (INS) */
+  uint8_t ins;         /* an insertion was seen at the site (INS), or the catalogued deletion (DEL) */
   uint8_t done;        /* fixed by an earlier mate */
+  int64_t run_start;   /* DEL: the read's current run of deleted target bases */
+  uint32_t run_len;
 } site_read_t;
 
 typedef struct walk_ctx_t {
@@ -26,6 +28,48 @@ typedef struct walk_ctx_t {
  * inserted bases can be written at any position of the run (the aligner puts them leftmost, the catalogue
  * often rightmost, as HGVS does: ampC -13_-12insGT is the reads' -14 insTG) */
 #define BG_INS_SHIFT 32
+
+/* Whether deleting n bases from target index p gives the same sequence as deleting them from q. */
+static int same_deletion(const char *t, uint32_t tlen, int64_t p, int64_t q, uint32_t n) {
+  int64_t lo = p < q ? p : q, hi = (p > q ? p : q) + n; /* [lo, hi): past it both are the same */
+  if (lo < 0 || hi > (int64_t)tlen) return 0;
+  int64_t i = lo, j = lo;
+  for (;;) {
+    if (i == p) i += n;
+    if (j == q) j += n;
+    if (i >= hi || j >= hi) return i >= hi && j >= hi;
+    if (t[i++] != t[j++]) return 0;
+  }
+}
+
+/* A DEL site's read saw a run of deleted target bases end: the catalogued deletion (one of the site's deleted
+ * sequences, wherever in its repeat the alignment wrote it), or another deletion over the site (bad). */
+static void deletion_run_ends(const walk_ctx_t *c, const bg_site_t *s, site_read_t *r) {
+  const char *alts = bg_str(c->db, s->alts);
+  while (*alts) {
+    const char *end = strchr(alts, ',');
+    size_t n = end ? (size_t)(end - alts) : strlen(alts);
+    if (n == r->run_len && n < sizeof r->call && same_deletion(c->tseq, c->tlen, r->run_start, s->tidx, (uint32_t)n)) {
+      memcpy(r->call, alts, n);
+      r->call[n] = 0;
+      r->ins = 1;
+      r->run_len = 0;
+      return;
+    }
+    if (!end) break;
+    alts = end + 1;
+  }
+  size_t site_len = 0; /* the site's span: its longest deleted sequence */
+  for (const char *a = bg_str(c->db, s->alts); *a;) {
+    const char *end = strchr(a, ',');
+    size_t n = end ? (size_t)(end - a) : strlen(a);
+    if (n > site_len) site_len = n;
+    if (!end) break;
+    a = end + 1;
+  }
+  if (r->run_start < (int64_t)s->tidx + (int64_t)site_len && r->run_start + r->run_len > s->tidx) r->bad = 1;
+  r->run_len = 0;
+}
 
 /* Whether inserting x after target index p gives the same sequence as inserting y after q (n bases each). */
 static int same_insertion(const char *t, uint32_t tlen, int64_t p, const char *x, int64_t q, const char *y, uint32_t n) {
@@ -93,6 +137,17 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       if (rb == '-') r->bad = 1;
       r->call[0] = (char)rb;
       r->have = 1;
+    } else if (s->type == BG_MUT_DEL) {
+      if (d < -BG_INS_SHIFT - 1 || d > BG_INS_SHIFT + 12) continue;
+      if (rb == '-') {
+        if (r->run_len && tpos == r->run_start + r->run_len) r->run_len++;
+        else { r->run_start = tpos; r->run_len = 1; }
+        continue;
+      }
+      if (r->run_len) deletion_run_ends(c, s, r);
+      if (ins_len && d >= -1 && d < 1) r->bad = 1; /* an insertion at the site: not what the catalogue lists */
+      if (d == -1) r->have |= 1;       /* the base before the site */
+      else if (d >= 0) r->have |= 2;   /* a base at or after the site: with the one before, the site is spanned */
     } else {
       if (ins_len && d >= -BG_INS_SHIFT && d <= BG_INS_SHIFT &&
           equivalent_alt(c, s, tpos, ins, ins_len, r->call, sizeof r->call)) {
@@ -143,7 +198,7 @@ static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
       char b[2] = {r->call[0], 0};
       observe(&obs[first + i], b);
       r->done = 1;
-    } else if (s->type == BG_MUT_INS && (r->ins || r->have == 3)) {
+    } else if ((s->type == BG_MUT_INS || s->type == BG_MUT_DEL) && (r->ins || r->have == 3)) {
       observe(&obs[first + i], r->ins ? r->call : "");
       r->done = 1;
     }
@@ -159,6 +214,11 @@ static uint32_t site_columns(const walk_ctx_t *c, uint32_t *cols) {
   for (uint32_t i = 0; i < c->n; i++) {
     const bg_site_t *s = &c->sites[i];
     if (s->tidx < 0) continue;
+    if (s->type == BG_MUT_DEL) { /* an ungapped read deletes nothing: the bases around the site's first one */
+      cols[n++] = (uint32_t)s->tidx - 1;
+      cols[n++] = (uint32_t)s->tidx;
+      continue;
+    }
     uint32_t span = s->type == BG_MUT_AA ? 3 : s->type == BG_MUT_NUC ? 1 : 2;
     for (uint32_t d = 0; d < span; d++) cols[n++] = (uint32_t)s->tidx + d;
   }
@@ -171,7 +231,8 @@ static uint32_t site_columns(const walk_ctx_t *c, uint32_t *cols) {
 static int reaches_site(const walk_ctx_t *c, const bg_aln_t *a, uint32_t len) {
   int64_t lo = (int64_t)a->diag - BG_ALIGN_BAND - 1, hi = (int64_t)a->diag + len + BG_ALIGN_BAND + 1;
   for (uint32_t i = 0; i < c->n; i++)
-    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 > lo && (int64_t)c->sites[i].tidx < hi) return 1;
+    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 + (c->sites[i].type == BG_MUT_DEL ? BG_INS_SHIFT : 0) > lo &&
+        (int64_t)c->sites[i].tidx - (c->sites[i].type == BG_MUT_DEL ? BG_INS_SHIFT + 1 : 0) < hi) return 1;
   return 0;
 }
 

@@ -30,11 +30,20 @@ static void add_classes(classes_t *c, const char *list) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Mutation label: S83L, n.2058A>G, n.-13_-12insGT. */
+static const char *bg_mut_type_name(uint32_t type) {
+  return type == BG_MUT_AA ? "AA" : type == BG_MUT_NUC ? "NUC" : type == BG_MUT_DEL ? "DEL" : "INS";
+}
+
+/* Mutation label: S83L, n.2058A>G, n.-13_-12insGT, n.-57delA, n.78_80delGTT. */
 static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *ref, const char *alt) {
   if (s->type == BG_MUT_AA) snprintf(out, n, "%s%d%s", ref, s->pos, alt);
   else if (s->type == BG_MUT_NUC) snprintf(out, n, "n.%d%s>%s", s->pos, ref, alt);
-  else snprintf(out, n, "n.%d_%dins%s", s->pos, s->pos == -1 ? 1 : s->pos + 1, alt);
+  else if (s->type == BG_MUT_DEL) {
+    int last = s->pos + (int)strlen(alt) - 1; /* promoter positions have no 0: -2, -1, 1 */
+    if (s->pos < 0 && last >= 0) last++;
+    if (last == s->pos) snprintf(out, n, "n.%ddel%s", s->pos, alt);
+    else snprintf(out, n, "n.%d_%ddel%s", s->pos, last, alt);
+  } else snprintf(out, n, "n.%d_%dins%s", s->pos, s->pos == -1 ? 1 : s->pos + 1, alt);
 }
 
 bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t *obs, const uint8_t *target_hit, double t0) {
@@ -130,7 +139,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       for (uint32_t k = 0; k < ob->n; k++) {
         char key[12];
         if (s->type == BG_MUT_AA) { key[0] = bg_translate(ob->key[k]); key[1] = 0; }
-        else if (s->type == BG_MUT_INS) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
+        else if (s->type == BG_MUT_INS || s->type == BG_MUT_DEL) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
         else snprintf(key, sizeof key, "%s", ob->key[k]);
         depth += ob->count[k];
         uint32_t j = 0;
@@ -175,7 +184,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
           bg_buf_puts(&b, ",\"gene\":"); bg_buf_json_str(&b, bg_str(db, tg->gene));
           bg_buf_puts(&b, ",\"reference\":"); bg_buf_json_str(&b, bg_str(db, tg->name));
           bg_buf_puts(&b, ",\"mutation\":"); bg_buf_json_str(&b, label);
-          bg_buf_printf(&b, ",\"type\":\"%s\",\"position\":%d,\"ref\":", s->type == BG_MUT_AA ? "AA" : s->type == BG_MUT_NUC ? "NUC" : "INS", s->pos);
+          bg_buf_printf(&b, ",\"type\":\"%s\",\"position\":%d,\"ref\":", bg_mut_type_name(s->type), s->pos);
           bg_buf_json_str(&b, ref);
           bg_buf_puts(&b, ",\"alt\":"); bg_buf_json_str(&b, a);
           if (s->type == BG_MUT_AA) {
@@ -198,7 +207,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       sfirst = 0;
       bg_buf_puts(&sites, "{\"species\":"); bg_buf_json_str(&sites, bg_str(db, tg->species));
       bg_buf_puts(&sites, ",\"gene\":"); bg_buf_json_str(&sites, bg_str(db, tg->gene));
-      bg_buf_printf(&sites, ",\"position\":%d,\"type\":\"%s\",\"ref\":", s->pos, s->type == BG_MUT_AA ? "AA" : s->type == BG_MUT_NUC ? "NUC" : "INS");
+      bg_buf_printf(&sites, ",\"position\":%d,\"type\":\"%s\",\"ref\":", s->pos, bg_mut_type_name(s->type));
       bg_buf_json_str(&sites, ref);
       bg_buf_printf(&sites, ",\"depth\":%u,\"counts\":{", depth);
       for (uint32_t j = 0; j < nk; j++) {

@@ -327,18 +327,6 @@ static int has_item(const char *list, const char *item) {
   return 0;
 }
 
-/* warnings (JSON strings) that contain what and end "in <species> skipped" */
-static int count_warnings(const char *info, const char *what, const char *species) {
-  char tail[128];
-  snprintf(tail, sizeof tail, " in %s skipped\"", species);
-  int n = 0;
-  for (const char *p = info; (p = strstr(p, what)); p += strlen(what)) {
-    const char *end = strchr(p, '"');
-    if (end && (size_t)(end + 1 - p) >= strlen(tail) && strncmp(end + 1 - strlen(tail), tail, strlen(tail)) == 0) n++;
-  }
-  return n;
-}
-
 static void test_real_sources(void) {
   struct stat st;
   if (stat(RF_DIR "/phenotypes.txt", &st) != 0 || stat(PF_DIR "/neisseria_gonorrhoeae/genes.txt", &st) != 0) {
@@ -371,19 +359,24 @@ static void test_real_sources(void) {
     }
   }
   CHECK(mixed == 0, "no allele's classes mix config's and phenotypes.txt's names (%d do)", mixed);
-  /* D3: nucleotide deletions skipped with a warning, no site (N. gonorrhoeae 2, K. pneumoniae 2, M. tuberculosis 79) */
+  /* nucleotide deletion rows are deletion sites, never insertion sites (N. gonorrhoeae 2, K. pneumoniae 2, M.
+   * tuberculosis 79 rows); none is skipped */
   const char *info = bg_db_info_json(db);
-  CHECK(strstr(info, "nucleotide deletion row mtrR-promoter-size-66bp -57delA") != NULL, "mtrR -57delA warned: %.300s", info);
-  CHECK(strstr(info, "nucleotide deletion row rpsE 78delGTT") != NULL, "rpsE 78delGTT warned");
-  int ng = count_warnings(info, "nucleotide deletion row", "neisseria_gonorrhoeae"), kp = count_warnings(info, "nucleotide deletion row", "klebsiella"),
-      tb = count_warnings(info, "nucleotide deletion row", "mycobacterium_tuberculosis");
-  CHECK(ng == 2 && kp == 2 && tb == 79, "deletion rows warned: N. gonorrhoeae %d (2), K. pneumoniae %d (2), M. tuberculosis %d (79)", ng, kp, tb);
+  CHECK(strstr(info, "nucleotide deletion row") == NULL, "no deletion row skipped: %.300s", info);
+  int del_sites = 0;
+  for (uint32_t i = 0; i < db->n_sites; i++) del_sites += db->sites[i].type == BG_MUT_DEL;
+  CHECK(del_sites >= 60, "deletion sites: %d", del_sites);
   const bg_target_t *mtrR = find_gene(db, "neisseria_gonorrhoeae", "mtrR-promoter-size-66bp");
   const bg_target_t *rpsE = find_gene(db, "neisseria_gonorrhoeae", "rpsE");
   const bg_target_t *acrR = find_gene(db, "klebsiella", "acrR");
   CHECK(mtrR && rpsE && acrR, "genes found");
   CHECK(!find_site(db, mtrR, -57, BG_MUT_INS) && !find_site(db, rpsE, 78, BG_MUT_INS) && !find_site(db, acrR, 382, BG_MUT_INS),
         "no insertion site stands for a deletion");
+  const bg_site_t *dm = find_site(db, mtrR, -57, BG_MUT_DEL), *dr = find_site(db, rpsE, 78, BG_MUT_DEL);
+  CHECK(dm && dm->tidx == 66 - 57 && strcmp(bg_str(db, dm->alts), "A") == 0, "mtrR -57delA: its first deleted base");
+  /* rpsE's row numbers the base before its deletion: GTT is at 79-81 in the sequence */
+  CHECK(dr && dr->tidx == 78 && strcmp(bg_str(db, dr->alts), "GTT") == 0, "rpsE 78delGTT: index %d", dr ? dr->tidx : -9);
+  CHECK(find_site(db, acrR, 382, BG_MUT_DEL) != NULL, "acrR 382 deletion site");
   int ins_sites = 0;
   for (uint32_t i = 0; i < db->n_sites; i++) ins_sites += db->sites[i].type == BG_MUT_INS;
   CHECK(ins_sites > 0, "insertion rows still make sites (%d)", ins_sites);
@@ -446,7 +439,9 @@ int main(void) {
       "prom-promoter-size-20bp_1_X\tNUC\tCYS--19\t-19\tC\tC\tT\tBeta-lactam\tAmpicillin\t14\n"
       "prom-promoter-size-20bp_1_X\tNUC\t\t-13\t-\tins\tGT,G\tBeta-lactam\tAmpicillin\t15\n"
       /* a deletion (as PointFinder writes them: Ref_nuc '-', Ref_codon 'del', the deleted bases) */
-      "prom-promoter-size-20bp_1_X\tNUC\t\t-10\t-\tdel\tCG\tBeta-lactam\tAmpicillin\t16\n"
+      "prom-promoter-size-20bp_1_X\tNUC\t\t-11\t-\tdel\tCG\tBeta-lactam\tAmpicillin\t16\n"
+      /* ... numbered by the base before it, as a few rows are (the sequence holds CG from index 9) */
+      "prom-promoter-size-20bp_1_X\tNUC\t\t-12\t-\tdel\tCG\tBeta-lactam\tAmpicillin\t18\n"
       /* a single-base promoter change typed AA (N. gonorrhoeae macAB -48 G>T): index 14 is G */
       "prom-promoter-size-20bp_1_X\tAA\tGLY--6\t-6\tG\tG\tT\tBeta-lactam\tAmpicillin\t17\n");
 
@@ -477,7 +472,8 @@ int main(void) {
   CHECK(t && strcmp(bg_str(db, t->accession), "NG_047601") == 0, "NG_ accessions kept whole");
   CHECK(t && strcmp(bg_str(db, t->drug_class), "Phenicol") == 0, "class from phenotypes.txt only, found '%s'", t ? bg_str(db, t->drug_class) : "");
   CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file skipped), found %u", db->n_pointfinder);
-  CHECK(db->n_sites == 5, "repeated rows merged, the deletion left out: 5 sites, found %u", db->n_sites);
+  CHECK(db->n_sites == 7, "repeated rows merged, two deletion sites: 7 sites, found %u", db->n_sites);
+  int n_del = 0;
   int n_nuc = 0;
   for (uint32_t i = 0; i < db->n_sites; i++) {
     const bg_site_t *st = &db->sites[i];
@@ -493,11 +489,16 @@ int main(void) {
             "an AA-typed promoter row at -6 is the nucleotide site G>T at index 14 (index %d, %s>%s)", st->tidx, bg_str(db, st->ref), bg_str(db, st->alts));
     }
     if (st->type == BG_MUT_INS) CHECK(st->pos == -13 && st->tidx == 7, "insertion site index (a deletion is no insertion site), pos %d", st->pos);
-    CHECK(st->pos != -10, "no site for the deletion row");
+    if (st->type == BG_MUT_DEL) {
+      n_del++;
+      CHECK((st->pos == -11 || st->pos == -12) && st->tidx == 9 && strcmp(bg_str(db, st->alts), "CG") == 0 && !strcmp(bg_str(db, st->ref), "-"),
+            "deletion site at its first deleted base, index 9 (pos %d: index %d, del%s)", st->pos, st->tidx, bg_str(db, st->alts));
+    }
   }
   CHECK(n_nuc == 2, "two nucleotide sites, found %d", n_nuc);
   const char *info = bg_db_info_json(db);
-  CHECK(strstr(info, "deletion row prom-promoter-size-20bp -10delCG") != NULL, "the deletion row is skipped with a warning naming it: %s", info);
+  CHECK(n_del == 2, "two deletion sites, found %d", n_del);
+  CHECK(strstr(info, "Deleted bases disagree") == NULL && strstr(info, "deletion row") == NULL, "deletion rows agree with the sequence: %s", info);
   CHECK(strstr(info, "prom-promoter-size-20bp:-6") == NULL, "the AA-typed promoter row's base agrees with the sequence: %s", info);
   CHECK(strstr(info, "\"resfinder_version\":\"2022-05-24\"") && strstr(info, "\"pointfinder_version\":\"3.0.0\""),
         "versions: the newest date of history.txt, PointFinder's VERSION: %s", info);
@@ -758,7 +759,7 @@ int main(void) {
     if (f) fclose(f);
     db2 = bg_db_new();
     s = bg_db_load(db2, bad);
-    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 2: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
+    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 3: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
     bg_db_free(db2);
   }
   put("notindex.bgdb", "this is a FASTA file, not an index, but long enough to be read as a header........................................................................................................................................................................................................................");
