@@ -4,46 +4,19 @@
 // anywhere in its run of A; rpsE 78delGTT, a row numbered by the base before the deletion), and the sources'
 // versions reach db info and hamronization.tsv.
 import assert from "node:assert/strict";
-import { Database, engineInfo } from "../ffi/mod.ts";
+import { Database } from "../ffi/mod.ts";
 import { analyzeSample } from "../src/engine/analyze.ts";
+import { engineUnavailable, fastaRecord, PF, RF, tilePairs } from "./reads.ts";
 
-const RF = "/usr/share/resfinder/db";
-const PF = "/usr/share/doc/resfinder/examples/db_pointfinder";
-
-const unavailable = (() => {
-  try {
-    engineInfo();
-    Deno.statSync(`${RF}/phenotypes.txt`);
-    Deno.statSync(`${PF}/neisseria_gonorrhoeae/genes.txt`);
-    return "";
-  } catch (err) {
-    return (err as Error).message;
-  }
-})();
-if (unavailable) console.error(`database_build_test: ignored: ${unavailable}`);
-
-const COMP: Record<string, string> = { A: "T", C: "G", G: "C", T: "A" };
-const revcomp = (s: string) => [...s].reverse().map((c) => COMP[c] ?? "N").join("");
-
-async function fastaRecord(path: string, name: string): Promise<string> {
-  const text = await Deno.readTextFile(path);
-  const at = text.split(">").find((r) => r.split("\n")[0].trim() === name);
-  assert.ok(at, `${name} in ${path}`);
-  return at.split("\n").slice(1).join("").toUpperCase();
-}
+const unavailable = engineUnavailable(
+  "database_build_test",
+  `${RF}/phenotypes.txt`,
+  `${PF}/neisseria_gonorrhoeae/genes.txt`,
+);
 
 /** Error-free pairs over `seq`: fragments of 160-200 bases at every second start, 100-base mates, both strands. */
-function tile(seq: string, name: string): { r1: string; r2: string } {
-  let r1 = "", r2 = "";
-  const L = 100, q = "I".repeat(L);
-  for (let i = 0, n = 0; i + 160 <= seq.length; i += 2, n++) {
-    const frag = seq.slice(i, Math.min(seq.length, i + 160 + (n % 41)));
-    const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
-    r1 += `@${name}${n}/1\n${a.slice(0, L)}\n+\n${q}\n`;
-    r2 += `@${name}${n}/2\n${b.slice(0, L)}\n+\n${q}\n`;
-  }
-  return { r1, r2 };
-}
+const tile = (seq: string, name: string) =>
+  tilePairs(seq, name, { fragment: 160, spread: 41, read: 100, step: 2 });
 
 Deno.test({
   name:

@@ -3,17 +3,10 @@
 // relative that is reported itself. These samples (blaOXA-48 with 7 % random substitutions) gave no gene at all
 // when the rule handed them to blaOXA-538, which was 39 % covered and not called.
 import assert from "node:assert/strict";
-import { Database, engineInfo, Run } from "../ffi/mod.ts";
+import { Database, Run } from "../ffi/mod.ts";
+import { engineUnavailable, RF, tilePairs } from "./reads.ts";
 
-const unavailable = (() => {
-  try {
-    engineInfo();
-    return "";
-  } catch (err) {
-    return (err as Error).message;
-  }
-})();
-if (unavailable) console.error(`divergent_allele_test: ignored: ${unavailable}`);
+const unavailable = engineUnavailable("divergent_allele_test", `${RF}/beta-lactam.fsa`);
 
 /** mulberry32: a small seeded generator, so that the samples are the same on every machine. */
 function random(seed: number): () => number {
@@ -25,9 +18,6 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const COMP: Record<string, string> = { A: "T", C: "G", G: "C", T: "A" };
-const revcomp = (s: string) => [...s].reverse().map((c) => COMP[c]).join("");
 
 /** `gene` with `fraction` of its bases substituted at random (seeded). */
 function diverge(gene: string, fraction: number, seed: number): string {
@@ -49,20 +39,13 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "bg-div-" });
     try {
-      const fsa = await Deno.readTextFile("/usr/share/resfinder/db/beta-lactam.fsa");
+      const fsa = await Deno.readTextFile(`${RF}/beta-lactam.fsa`);
       const rec = fsa.split(">").find((r) => r.startsWith("blaOXA-48_1_AY236073"))!;
       const gene = rec.split("\n").slice(1).join("").toUpperCase();
       using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
       for (const seed of [4, 13, 24, 29]) {
         const g = diverge(gene, 0.07, seed);
-        let r1 = "", r2 = "";
-        const q = "I".repeat(150);
-        for (let i = 0, n = 0; i + 300 <= g.length; i += 3, n++) {
-          const f = g.slice(i, i + 300);
-          const [a, b] = n % 2 ? [revcomp(f), f] : [f, revcomp(f)];
-          r1 += `@d${n}/1\n${a.slice(0, 150)}\n+\n${q}\n`;
-          r2 += `@d${n}/2\n${b.slice(0, 150)}\n+\n${q}\n`;
-        }
+        const { r1, r2 } = tilePairs(g, "d", { step: 3 });
         await Deno.writeTextFile(`${dir}/R1.fq`, r1);
         await Deno.writeTextFile(`${dir}/R2.fq`, r2);
         using run = new Run(db);

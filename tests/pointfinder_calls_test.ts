@@ -2,35 +2,10 @@
 // (embC E187E: GAG → GAA, ethambutol), so a row's resistant amino acid can be the reference's own. Reads that
 // carry the reference codon are wild type; reads with another codon for the same amino acid are the mutation.
 import assert from "node:assert/strict";
-import { Database, engineInfo, Run } from "../ffi/mod.ts";
+import { Database, Run } from "../ffi/mod.ts";
+import { engineUnavailable, PF, tilePairs } from "./reads.ts";
 
-const PF = "/usr/share/doc/resfinder/examples/db_pointfinder";
-
-const unavailable = (() => {
-  try {
-    engineInfo();
-    return "";
-  } catch (err) {
-    return (err as Error).message;
-  }
-})();
-if (unavailable) console.error(`pointfinder_calls_test: ignored: ${unavailable}`);
-
-const COMP: Record<string, string> = { A: "T", C: "G", G: "C", T: "A" };
-const revcomp = (s: string) => [...s].reverse().map((c) => COMP[c] ?? "N").join("");
-
-/** Error-free pairs tiled over `seq` (300 bp fragments every 4 bases, 150 bp mates, both strands). */
-function tile(seq: string, name: string): { r1: string; r2: string } {
-  let r1 = "", r2 = "";
-  const q = "I".repeat(150);
-  for (let i = 0, n = 0; i + 300 <= seq.length; i += 4, n++) {
-    const frag = seq.slice(i, i + 300);
-    const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
-    r1 += `@${name}${n}/1\n${a.slice(0, 150)}\n+\n${q}\n`;
-    r2 += `@${name}${n}/2\n${b.slice(0, 150)}\n+\n${q}\n`;
-  }
-  return { r1, r2 };
-}
+const unavailable = engineUnavailable("pointfinder_calls_test", `${PF}/escherichia_coli/genes.txt`);
 
 Deno.test({
   name: "a catalogued change to the reference amino acid is called only from reads whose codon changed",
@@ -56,7 +31,7 @@ Deno.test({
       };
 
       // wild type: the site is reached and wild type, and nothing is called
-      const wild = tile(embC, "w");
+      const wild = tilePairs(embC, "w");
       const plain = await analyze(wild.r1, wild.r2);
       assert.deepEqual(plain.mutations, []);
       const site = plain.sites.find((s) => s.gene === "embC" && s.position === 187);
@@ -64,7 +39,7 @@ Deno.test({
       assert.equal(site.status, "wild_type");
 
       // a quarter of the reads with GAA at codon 187: E187E at that frequency, its codon named
-      const mut = tile(silent, "m");
+      const mut = tilePairs(silent, "m");
       const mixed = await analyze(wild.r1 + wild.r1 + wild.r1 + mut.r1, wild.r2 + wild.r2 + wild.r2 + mut.r2);
       const calls = mixed.mutations.filter((m) => m.gene === "embC");
       assert.equal(calls.length, 1, JSON.stringify(mixed.mutations));
@@ -92,13 +67,7 @@ Deno.test({
       const mutant = ampC.slice(0, at) + "GT" + ampC.slice(at);
       // the same sequence as -14insTG, which is where a left-aligning aligner writes it
       assert.equal(mutant, ampC.slice(0, at - 1) + "TG" + ampC.slice(at - 1));
-      let r1 = "", r2 = "";
-      for (let i = 0, n = 0; i + 110 <= mutant.length; i++, n++) {
-        const frag = mutant.slice(i, i + 110);
-        const [a, b] = n % 2 ? [revcomp(frag), frag] : [frag, revcomp(frag)];
-        r1 += `@i${n}/1\n${a.slice(0, 80)}\n+\n${"I".repeat(80)}\n`;
-        r2 += `@i${n}/2\n${b.slice(0, 80)}\n+\n${"I".repeat(80)}\n`;
-      }
+      const { r1, r2 } = tilePairs(mutant, "i", { fragment: 110, read: 80, step: 1 });
       await Deno.writeTextFile(`${dir}/R1.fq`, r1);
       await Deno.writeTextFile(`${dir}/R2.fq`, r2);
       using db = await Database.build({

@@ -1,25 +1,46 @@
 // JobWorker on the real engine, without Kafka or Redis: what a job's inputs and output folder must be, and that
 // a failed job leaves nothing in its folder that looks complete (neither results nor a completion marker).
 import assert from "node:assert/strict";
-import { Database, engineInfo } from "../ffi/mod.ts";
+import { Database } from "../ffi/mod.ts";
+import { engineUnavailable, RF } from "./reads.ts";
 import type { Job } from "../src/jobs/schema.ts";
-import { JobWorker, MARKER_FILE, type ProgressSink } from "../src/jobs/worker.ts";
+import { JobWorker, type JobWorkerOptions, MARKER_FILE, type ProgressSink } from "../src/jobs/worker.ts";
 
-const unavailable = (() => {
-  try {
-    engineInfo();
-    return "";
-  } catch (err) {
-    return (err as Error).message;
-  }
-})();
-if (unavailable) console.error(`worker_test: ignored: ${unavailable}`);
+const unavailable = engineUnavailable("worker_test", `${RF}/beta-lactam.fsa`);
 
 const sink: ProgressSink = { publish: () => {}, resetAttempt: () => {} };
 
+/** A CPU worker on `db` whose progress goes nowhere; `o` overrides its options. */
+function cpuWorker(db: Database, o: Partial<JobWorkerOptions> = {}): JobWorker {
+  return new JobWorker({
+    dbCache: { get: () => Promise.resolve(db) },
+    bus: sink,
+    backend: "cpu",
+    threads: 1,
+    deviceId: 0,
+    workerId: "w",
+    ...o,
+  });
+}
+
+/** Runs `fn` in a fresh folder holding `pairs` read pairs, with a ResFinder database; removes the folder. */
+async function withSample(
+  pairs: number,
+  fn: (s: { dir: string; r1: string; r2: string; db: Database }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
+  try {
+    const { r1, r2 } = await writeReads(dir, pairs);
+    using db = await Database.build({ resfinder: RF });
+    await fn({ dir, r1, r2, db });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Error-free 100 bp pairs over the first allele of beta-lactam.fsa, in R1/R2 files under `dir`. */
 async function writeReads(dir: string, pairs: number): Promise<{ r1: string; r2: string }> {
-  const fsa = await Deno.readTextFile("/usr/share/resfinder/db/beta-lactam.fsa");
+  const fsa = await Deno.readTextFile(`${RF}/beta-lactam.fsa`);
   const seq = fsa.split(">")[1].split("\n").slice(1).join("").toUpperCase();
   let a = "", b = "";
   for (let i = 0; i < pairs; i++) {
@@ -35,19 +56,9 @@ async function writeReads(dir: string, pairs: number): Promise<{ r1: string; r2:
 Deno.test({
   name: "JobWorker: FIFO inputs, and an output path taken by a file, fail at once as permanent input errors",
   ignore: unavailable !== "",
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
-    try {
-      const { r1, r2 } = await writeReads(dir, 20);
-      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
-      const worker = new JobWorker({
-        dbCache: { get: () => Promise.resolve(db) },
-        bus: sink,
-        backend: "cpu",
-        threads: 1,
-        deviceId: 0,
-        workerId: "w",
-      });
+  fn: () =>
+    withSample(20, async ({ dir, r1, r2, db }) => {
+      const worker = cpuWorker(db);
       // nobody writes to this FIFO: had the engine opened it, the job would wait for ever
       assert.equal((await new Deno.Command("mkfifo", { args: [`${dir}/p_R1.fq`] }).output()).code, 0);
       await Deno.writeTextFile(`${dir}/taken`, "x");
@@ -80,29 +91,16 @@ Deno.test({
         assert.equal(outcome.error.code, "BG_ERR_INVALID_ARGUMENT");
         assert.equal(outcome.error.message, message);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "JobWorker: a job that fails in a folder holding another job's results leaves neither results nor marker",
   ignore: unavailable !== "",
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
-    try {
-      const { r1, r2 } = await writeReads(dir, 40);
-      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
-      const worker = new JobWorker({
-        dbCache: { get: () => Promise.resolve(db) },
-        bus: sink,
-        backend: "cpu",
-        threads: 1,
-        deviceId: 0,
-        workerId: "w",
-      });
+  fn: () =>
+    withSample(40, async ({ dir, r1, r2, db }) => {
+      const worker = cpuWorker(db);
       const out = `${dir}/out`;
       const first = await worker.run(
         { job_id: "first", sample_id: "S", path_to_r1: r1, path_to_r2: r2, output_path: out },
@@ -127,25 +125,19 @@ Deno.test({
       assert.equal(second.status, "failed");
       if (second.status === "failed") assert.equal(second.error.code, "BG_ERR_PAIR_MISMATCH");
       assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "JobWorker: two runs of one job in one folder at once (a redelivery while it runs): one analyses, one waits",
   ignore: unavailable !== "",
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "bg-worker-" });
-    try {
-      const { r1, r2 } = await writeReads(dir, 2000);
-      using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+  fn: () =>
+    withSample(2000, async ({ dir, r1, r2, db }) => {
       let engineRuns = 0;
       // the database arrives after `delayMs`: a run holds its folder at least that long
       const worker = (id: string, waitMs: number, delayMs = 0) =>
-        new JobWorker({
+        cpuWorker(db, {
           dbCache: {
             get: async () => {
               engineRuns++;
@@ -153,10 +145,6 @@ Deno.test({
               return db;
             },
           },
-          bus: sink,
-          backend: "cpu",
-          threads: 1,
-          deviceId: 0,
           workerId: id,
           outputLock: { waitMs },
         });
@@ -192,8 +180,5 @@ Deno.test({
         assert.equal(second.error.code, "OUTPUT_BUSY");
         assert.match(second.error.message, /in use by job k1 on worker a/);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
