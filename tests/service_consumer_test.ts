@@ -18,6 +18,7 @@ import {
   readAll,
   REDIS_URL,
   testKafka,
+  testRedis,
   type TestTopics,
   testTopics,
   waitFor,
@@ -45,7 +46,7 @@ function settings(t: TestTopics, o: { partitions?: number; workers?: number } = 
 interface Run {
   worker: string;
   jobId: string;
-  /** How the run ended: "completed", "duplicate", "interrupted", or null while it runs. */
+  /** How the run ended: "completed", "duplicate", "interrupted", "cancelled", or null while it runs. */
   end: string | null;
 }
 
@@ -97,6 +98,10 @@ class StandInWorker {
       this.#releases.push(() => finish(false));
       if (!this.#o.ignoreAbort) o.signal?.addEventListener("abort", onAbort);
     });
+    if (aborted && o.signal?.reason === "user") {
+      run.end = "cancelled";
+      return { status: "cancelled", durationMs: 1 };
+    }
     if (aborted) {
       run.end = "interrupted";
       return { status: "interrupted", durationMs: 1 };
@@ -148,7 +153,13 @@ interface Ctx {
   committed(): Promise<Map<number, string>>;
   consumer(
     worker: StandInWorker,
-    o?: { partitions?: number; workers?: number; abortWaitMs?: number; bus?: ProgressBus },
+    o?: {
+      partitions?: number;
+      workers?: number;
+      abortWaitMs?: number;
+      cancelPollMs?: number;
+      bus?: ProgressBus;
+    },
   ): JobConsumer;
 }
 
@@ -205,6 +216,7 @@ async function withCtx(fn: (c: Ctx) => Promise<void>): Promise<void> {
         worker,
         bus: o.bus ?? bus,
         abortWaitMs: o.abortWaitMs,
+        cancelPollMs: o.cancelPollMs,
       });
       consumers.push(c);
       return c;
@@ -408,4 +420,29 @@ Deno.test("Redis that stops answering does not stall a job: it runs and its resu
       await Promise.allSettled([bus.close()]);
       await proxy.close();
     }
+  }));
+
+Deno.test("a cancel whose announcement was missed still reaches the running job, from its flag", () =>
+  withCtx(async (c) => {
+    const runs: Run[] = [];
+    const consumer = c.consumer(new StandInWorker("W", 20_000, runs), { cancelPollMs: 200 });
+    const job = c.job();
+    await consumer.start();
+    await c.send(job);
+    await waitFor(() => runs.length === 1 || null, { timeoutMs: 20000, what: "the job to start" });
+    // the flag alone, as if job_control's message had been lost (this process's subscription was down)
+    const redis = testRedis();
+    try {
+      await redis.set(`job_cancel:${job.job_id}`, new Date().toISOString(), "EX", 600);
+    } finally {
+      redis.disconnect();
+    }
+    const t0 = Date.now();
+    await waitFor(async () => (await c.results()).length === 1 || null, {
+      timeoutMs: 10000,
+      what: "the result",
+    });
+    assert.ok(Date.now() - t0 < 5000, `the cancel took ${Date.now() - t0} ms`);
+    assert.equal((await c.results())[0].status, "cancelled");
+    assert.deepEqual(runs.map((r) => r.end), ["cancelled"]);
   }));

@@ -13,7 +13,9 @@
  * - Invalid JSON or schema: dead-lettered with the validation message and committed.
  * - A redelivered job whose results are complete (marker beside results.json) is acknowledged without
  *   running again; its `job_results` record is produced only if it was not yet.
- * - A cancel request (`job_cancel:{id}`) stops the job before it runs, unless its results are already complete
+ * - A cancel request (`job_cancel:{id}`) stops the job before it runs, or while it runs (announced on
+ *   `job_control`, and read every `cancelPollMs` in case the announcement was missed), unless its results are
+ *   already complete
  *   or the request is older than the record (a resubmission of a cancelled job id). The flag is cleared once
  *   the job reaches a final state: completed, dead-lettered or cancelled.
  * - Rebalance: when a partition with a running job is assigned to another member, the job is aborted as
@@ -92,6 +94,11 @@ export interface JobConsumerOptions {
   random?: () => number;
   /** At shutdown, how long aborted jobs may take to end before they are abandoned (default 10000 ms). */
   abortWaitMs?: number;
+  /**
+   * How often a running job's cancel flag is read (default 5000 ms): a cancel announced on `job_control` while
+   * this process's Redis subscription was down still reaches the job.
+   */
+  cancelPollMs?: number;
 }
 
 interface Active {
@@ -533,9 +540,22 @@ export class JobConsumer {
     // Its partition went elsewhere while the job was being registered: do not start it.
     this.#checkOwned(active);
     log.info("Job started", { attempt: info.failures });
-    const outcome: JobOutcome = cancelled
-      ? { status: "cancelled", durationMs: 0 }
-      : await this.#o.worker.run(job, { attempt: info.failures, signal: active.controller.signal });
+    const recordAt = Number(message.timestamp);
+    const poll = cancelled ? undefined : setInterval(() => {
+      this.#o.bus.cancelRequestedAt(job.job_id).then((at) => {
+        if (at === null || (Number.isFinite(recordAt) && at < recordAt - CANCEL_CLOCK_SKEW_MS)) return;
+        if (!active.controller.signal.aborted) log.info("Cancel flag found while the job runs");
+        active.controller.abort("user");
+      }, () => {}); // Redis unreachable: the next poll tries again
+    }, this.#o.cancelPollMs ?? 5000);
+    let outcome: JobOutcome;
+    try {
+      outcome = cancelled
+        ? { status: "cancelled", durationMs: 0 }
+        : await this.#o.worker.run(job, { attempt: info.failures, signal: active.controller.signal });
+    } finally {
+      clearInterval(poll);
+    }
     // Whatever the outcome, a job whose partition went elsewhere (or that shutdown abandoned) records nothing.
     this.#checkOwned(active);
     if (outcome.status !== "completed" || !outcome.duplicate) {
