@@ -22,6 +22,8 @@ typedef struct walk_ctx_t {
   site_read_t *sr;
   const char *tseq;         /* the target's sequence */
   uint32_t tlen;
+  int32_t *span;            /* DEL sites: [2i] and [2i+1], the columns a read must show, base and all, to be
+                             * wild type there: beyond every position an equivalent deletion could be written */
 } walk_ctx_t;
 
 /* How far from a catalogued insertion's position an equivalent insertion is looked for: in a repeat the same
@@ -69,6 +71,31 @@ static void deletion_run_ends(const walk_ctx_t *c, const bg_site_t *s, site_read
   }
   if (r->run_start < (int64_t)s->tidx + (int64_t)site_len && r->run_start + r->run_len > s->tidx) r->bad = 1;
   r->run_len = 0;
+}
+
+/* Bases past a deletion's possible positions that a wild-type read must still show: an alignment that ends
+ * within a few bases of a deletion writes mismatches instead of the gap */
+#define BG_DEL_ANCHOR 4
+
+/* The columns a read must show bases at to be wild type at DEL site s (see walk_ctx_t.span). */
+static void deletion_span(const walk_ctx_t *c, const bg_site_t *s, int32_t *lo, int32_t *hi) {
+  int64_t first = s->tidx, last = s->tidx;
+  uint32_t longest = 0;
+  for (const char *a = bg_str(c->db, s->alts); *a;) {
+    const char *end = strchr(a, ',');
+    uint32_t n = (uint32_t)(end ? (size_t)(end - a) : strlen(a));
+    if (n > longest) longest = n;
+    for (int64_t q = s->tidx - BG_INS_SHIFT; q <= (int64_t)s->tidx + BG_INS_SHIFT; q++)
+      if (q != s->tidx && same_deletion(c->tseq, c->tlen, q, s->tidx, n)) {
+        if (q < first) first = q;
+        if (q > last) last = q;
+      }
+    if (!end) break;
+    a = end + 1;
+  }
+  int64_t l = first - 1 - BG_DEL_ANCHOR, h = last + longest + BG_DEL_ANCHOR;
+  *lo = (int32_t)(l < 0 ? 0 : l);
+  *hi = (int32_t)(h >= (int64_t)c->tlen ? (int64_t)c->tlen - 1 : h);
 }
 
 /* Whether inserting x after target index p gives the same sequence as inserting y after q (n bases each). */
@@ -138,7 +165,7 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       r->call[0] = (char)rb;
       r->have = 1;
     } else if (s->type == BG_MUT_DEL) {
-      if (d < -BG_INS_SHIFT - 1 || d > BG_INS_SHIFT + 12) continue;
+      if ((int64_t)tpos < c->span[2 * i] || (int64_t)tpos > c->span[2 * i + 1] + 12) continue;
       if (rb == '-') {
         if (r->run_len && tpos == r->run_start + r->run_len) r->run_len++;
         else { r->run_start = tpos; r->run_len = 1; }
@@ -146,8 +173,9 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       }
       if (r->run_len) deletion_run_ends(c, s, r);
       if (ins_len && d >= -1 && d < 1) r->bad = 1; /* an insertion at the site: not what the catalogue lists */
-      if (d == -1) r->have |= 1;       /* the base before the site */
-      else if (d >= 0) r->have |= 2;   /* a base at or after the site: with the one before, the site is spanned */
+      /* wild type needs bases on both sides of everywhere the deletion could be written, and some beyond */
+      if ((int64_t)tpos == c->span[2 * i]) r->have |= 1;
+      else if ((int64_t)tpos == c->span[2 * i + 1]) r->have |= 2;
     } else {
       if (ins_len && d >= -BG_INS_SHIFT && d <= BG_INS_SHIFT &&
           equivalent_alt(c, s, tpos, ins, ins_len, r->call, sizeof r->call)) {
@@ -207,16 +235,18 @@ static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
   for (uint32_t i = 0; i < c->n; i++) if (!c->sr[i].done) memset(&c->sr[i], 0, sizeof c->sr[i]);
 }
 
-/* The target positions site_col looks at (a codon's three, a base, an insertion's two flanks), into cols (3 per
- * site at most); returns how many. An ungapped alignment is read at these alone (bg_align_walk_at). */
-static uint32_t site_columns(const walk_ctx_t *c, uint32_t *cols) {
+/* The target positions site_col looks at (a codon's three, a base, an insertion's two flanks, a deletion's
+ * span), into cols (3 per site at most); returns how many, and fills c->span for DEL sites. An ungapped
+ * alignment is read at these alone (bg_align_walk_at). */
+static uint32_t site_columns(walk_ctx_t *c, uint32_t *cols) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < c->n; i++) {
     const bg_site_t *s = &c->sites[i];
     if (s->tidx < 0) continue;
-    if (s->type == BG_MUT_DEL) { /* an ungapped read deletes nothing: the bases around the site's first one */
-      cols[n++] = (uint32_t)s->tidx - 1;
-      cols[n++] = (uint32_t)s->tidx;
+    if (s->type == BG_MUT_DEL) { /* an ungapped read deletes nothing: the two ends of the site's span */
+      deletion_span(c, s, &c->span[2 * i], &c->span[2 * i + 1]);
+      cols[n++] = (uint32_t)c->span[2 * i];
+      cols[n++] = (uint32_t)c->span[2 * i + 1];
       continue;
     }
     uint32_t span = s->type == BG_MUT_AA ? 3 : s->type == BG_MUT_NUC ? 1 : 2;
@@ -339,10 +369,11 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
   for (uint32_t t = 0; t < db->n_targets; t++) if (db->targets[t].n_sites > max_sites) max_sites = db->targets[t].n_sites;
   site_read_t *sr = calloc(max_sites ? max_sites : 1, sizeof *sr);
   uint32_t *cols = calloc(max_sites ? 3 * (size_t)max_sites : 1, sizeof *cols);
+  int32_t *span = calloc(max_sites ? 2 * (size_t)max_sites : 1, sizeof *span);
   species_t sp = species_of(db);
   uint64_t *weight = calloc(sp.n ? sp.n : 1, sizeof *weight);
   bg_status_t st = BG_OK;
-  if (!sr || !cols || !sp.sp || !weight) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
+  if (!sr || !cols || !span || !sp.sp || !weight) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
   /* the species' own fragments are counted (pass 0) only when some fragment has targets of several species */
   int any_mixed = 0;
   for (int wi = 0; wi < nw && !any_mixed; wi++)
@@ -381,7 +412,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
           target_hit[t] = 1;
           if (!tg->n_sites) continue;
           memset(sr, 0, tg->n_sites * sizeof *sr);
-          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len};
+          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len, span};
           uint32_t ncols = site_columns(&c, cols);
           for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
             const bg_aln_t *as = m ? w->a2 : w->a1;
@@ -400,6 +431,6 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
       }
     }
 out:
-  free(sr); free(cols); free(sp.sp); free(sp.first); free(weight);
+  free(sr); free(cols); free(span); free(sp.sp); free(sp.first); free(weight);
   return st;
 }

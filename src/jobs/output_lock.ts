@@ -30,6 +30,8 @@ export interface LockOptions {
   heartbeatMs?: number;
   /** Aborting stops the wait (the promise rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** Called once if the lock is found taken over or gone while held (a stall past `staleMs`, say). */
+  onLost?: () => void;
 }
 
 /** A held lock; `release()` is idempotent and removes the file only while it is still this holder's. */
@@ -138,13 +140,20 @@ export async function lockOutput(
     const current = await readLock(path);
     if (current === null) continue; // released meanwhile
     if (Date.now() - current.mtime > staleMs || await holderGone(current.content)) {
-      // Stale: remove it unless another taker replaced it since it was read.
-      const again = await readLock(path);
-      if (again && again.content.token === current.content.token && again.mtime === current.mtime) {
-        await Deno.remove(path).catch((err) => {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
-        });
+      // Stale: move it aside (one taker can move a given file), and remove it only if it is still the stale
+      // lock; a fresh lock another taker created meanwhile is put back.
+      const aside = `${path}.stale-${content.token}`;
+      try {
+        await Deno.rename(path, aside);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) continue;
+        throw err;
       }
+      const moved = await readLock(aside);
+      if (moved && moved.content.token !== current.content.token) {
+        await Deno.link(aside, path).catch(() => {}); // back, unless yet another lock exists by now
+      }
+      await Deno.remove(aside).catch(() => {});
       continue;
     }
     if (Date.now() - started >= waitMs) {
@@ -159,23 +168,34 @@ export async function lockOutput(
     await sleep(Math.min(250, waitMs), o.signal);
   }
   held.add(content.token);
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    Deno.utime(path, now, now).catch(() => {});
+  let released = false, lost = false;
+  const heartbeat = setInterval(async () => {
+    const now = await readLock(path).catch(() => null);
+    if (released || lost) return;
+    if (now?.content.token !== content.token) { // taken over or removed while held: say so, touch nothing
+      lost = true;
+      clearInterval(heartbeat);
+      o.onLost?.();
+      return;
+    }
+    const t = new Date();
+    await Deno.utime(path, t, t).catch(() => {});
   }, heartbeatMs);
-  let released = false;
   return {
     path,
     async release() {
       if (released) return;
       released = true;
       clearInterval(heartbeat);
-      held.delete(content.token);
-      const now = await readLock(path).catch(() => null);
-      if (now?.content.token !== content.token) return; // taken over as stale: no longer ours to remove
-      await Deno.remove(path).catch((err) => {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      });
+      try {
+        const now = await readLock(path).catch(() => null);
+        if (now?.content.token !== content.token) return; // taken over as stale: no longer ours to remove
+        await Deno.remove(path).catch((err) => {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+        });
+      } finally {
+        held.delete(content.token); // only now: until removed, it is this process's live lock
+      }
     },
   };
 }

@@ -144,3 +144,21 @@ Deno.test("a lock left by an ended process of this host, or by this pid's predec
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a holder whose lock is taken over is told, once, and stops touching the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let told = 0;
+    const a = await lockOutput(dir, owner("a"), { staleMs: 600, heartbeatMs: 50, onLost: () => told++ });
+    await Deno.writeTextFile(a.path, JSON.stringify({ token: "other", job_id: "b", worker_id: "w-b" }));
+    const past = new Date(Date.now() - 10_000);
+    await Deno.utime(a.path, past, past);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(told, 1);
+    assert.ok((await Deno.stat(a.path)).mtime!.getTime() < Date.now() - 5_000, "the other lock was touched");
+    await a.release();
+    assert.equal(JSON.parse(await Deno.readTextFile(a.path)).job_id, "b"); // not its own: left in place
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

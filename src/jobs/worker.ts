@@ -15,7 +15,7 @@ import type { ProgressBus, ServiceStage } from "../progress/bus.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { DbCache } from "./db_cache.ts";
 import { type Classified, classify, JobTimeoutError } from "./errors.ts";
-import { type LockOptions, lockOutput } from "./output_lock.ts";
+import { type LockOptions, lockOutput, OutputBusyError } from "./output_lock.ts";
 import type { Job } from "./schema.ts";
 
 /** The part of the progress bus a worker uses. */
@@ -68,7 +68,7 @@ export interface JobWorkerOptions {
   /** Per-job time limit in seconds; 0 for none. */
   jobTimeoutSeconds?: number;
   /** Waiting for, and staleness of, another run's lock on a job's output folder (see `output_lock.ts`). */
-  outputLock?: Omit<LockOptions, "signal">;
+  outputLock?: Omit<LockOptions, "signal" | "onLost">;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -214,9 +214,11 @@ export class JobWorker {
     await checkPath(job.path_to_r1, "regular file", "R1");
     await checkPath(job.path_to_r2, "regular file", "R2");
     await ensureOutputDir(job.output_path);
+    const lost = new AbortController(); // the lock was taken over while held: stop writing the folder
     const lock = await lockOutput(job.output_path, { job_id: job.job_id, worker_id: this.#o.workerId }, {
       ...this.#o.outputLock,
       signal,
+      onLost: () => lost.abort("lock lost"),
     }).catch((err) => {
       if (signal.aborted) throw new CancelledError("Run cancelled", { cause: signal.reason });
       throw err;
@@ -228,7 +230,18 @@ export class JobWorker {
         log.info("Results completed by another run meanwhile; not running the job again");
         return { record: done, duplicate: true };
       }
-      return { record: await this.#analyzeLocked(job, attempt, signal, log), duplicate: false };
+      return {
+        record: await this.#analyzeLocked(job, attempt, AbortSignal.any([signal, lost.signal]), log),
+        duplicate: false,
+      };
+    } catch (err) {
+      if (lost.signal.aborted && !signal.aborted) {
+        throw new OutputBusyError(
+          `Output folder was taken over by another run while this one wrote it (${job.output_path})`,
+          { cause: err },
+        );
+      }
+      throw err;
     } finally {
       await lock.release().catch((err) =>
         log.warn("Cannot release the output folder's lock", { error: err })
