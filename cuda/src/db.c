@@ -153,13 +153,19 @@ static void first_line(const char *text, size_t len, char *out, size_t cap) {
   trim_right(out);
 }
 
+/** The contents of dir/name (the caller frees them), or NULL when it cannot be read. */
+static char *slurp_in(const char *dir, const char *name, size_t *len) {
+  char path[4096], *text;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return bg_slurp(path, &text, len, NULL, 0) == BG_OK ? text : NULL;
+}
+
 /** dir/VERSION's first line into out; 0 when the file is missing or blank. */
 static int read_version_file(const char *dir, char *out, size_t cap) {
-  char path[4096], *text;
   size_t len;
+  char *text = slurp_in(dir, "VERSION", &len);
   out[0] = 0;
-  snprintf(path, sizeof path, "%s/VERSION", dir);
-  if (bg_slurp(path, &text, &len, NULL, 0) != BG_OK) return 0;
+  if (!text) return 0;
   first_line(text, len, out, cap);
   free(text);
   return out[0] != 0;
@@ -167,11 +173,10 @@ static int read_version_file(const char *dir, char *out, size_t cap) {
 
 /** The newest date (YYYY-MM-DD at a line's start) in dir/history.txt into out; 0 when there is none. */
 static int newest_history_date(const char *dir, char *out, size_t cap) {
-  char path[4096], *text;
   size_t len;
+  char *text = slurp_in(dir, "history.txt", &len);
   out[0] = 0;
-  snprintf(path, sizeof path, "%s/history.txt", dir);
-  if (bg_slurp(path, &text, &len, NULL, 0) != BG_OK) return 0;
+  if (!text) return 0;
   char best[11] = "";
   for (size_t i = 0; i < len;) {
     const char *l = text + i;
@@ -408,8 +413,7 @@ static char aa3(const char *s) {
 
 /** One base (A, C, G or T). */
 static int single_base(const char *s) { return s[0] && !s[1] && strchr("ACGTacgt", s[0]); }
-/** A comma-separated list of single bases ("T", "A,G"). */
-/* 1 when s is a comma-separated list of base sequences ("GTT", "A,GT"). */
+/** A comma-separated list of base sequences ("GTT", "A,GT"). */
 static int seq_list(const char *s) {
   if (!*s || *s == ',') return 0;
   for (const char *p = s; *p; p++) {
@@ -419,13 +423,10 @@ static int seq_list(const char *s) {
   return 1;
 }
 
+/** A comma-separated list of single bases ("T", "A,G"). */
 static int bases_list(const char *s) {
-  if (!*s) return 0;
-  for (const char *p = s; *p; p++) {
-    if (!strchr("ACGTacgt", *p)) return 0;
-    if (p[1] && p[1] != ',') return 0;
-    if (p[1] == ',') { p++; if (!p[1]) return 0; }
-  }
+  if (!seq_list(s)) return 0;
+  for (const char *p = s; *p; p++) if (*p != ',' && p[1] && p[1] != ',') return 0;
   return 1;
 }
 

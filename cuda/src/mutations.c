@@ -26,10 +26,10 @@ typedef struct walk_ctx_t {
                              * wild type there: beyond every position an equivalent deletion could be written */
 } walk_ctx_t;
 
-/* How far from a catalogued insertion's position an equivalent insertion is looked for: in a repeat the same
- * inserted bases can be written at any position of the run (the aligner puts them leftmost, the catalogue
- * often rightmost, as HGVS does: ampC -13_-12insGT is the reads' -14 insTG) */
-#define BG_INS_SHIFT 32
+/* How far from a catalogued insertion's (or deletion's) position an equivalent one is looked for: in a repeat
+ * the same inserted (deleted) bases can be written at any position of the run (the aligner puts them leftmost,
+ * the catalogue often rightmost, as HGVS does: ampC -13_-12insGT is the reads' -14 insTG) */
+#define BG_INDEL_SHIFT 32
 
 /* Whether deleting n bases from target index p gives the same sequence as deleting them from q. */
 static int same_deletion(const char *t, uint32_t tlen, int64_t p, int64_t q, uint32_t n) {
@@ -85,7 +85,7 @@ static void deletion_span(const walk_ctx_t *c, const bg_site_t *s, int32_t *lo, 
     const char *end = strchr(a, ',');
     uint32_t n = (uint32_t)(end ? (size_t)(end - a) : strlen(a));
     if (n > longest) longest = n;
-    for (int64_t q = s->tidx - BG_INS_SHIFT; q <= (int64_t)s->tidx + BG_INS_SHIFT; q++)
+    for (int64_t q = s->tidx - BG_INDEL_SHIFT; q <= (int64_t)s->tidx + BG_INDEL_SHIFT; q++)
       if (q != s->tidx && same_deletion(c->tseq, c->tlen, q, s->tidx, n)) {
         if (q < first) first = q;
         if (q > last) last = q;
@@ -103,7 +103,7 @@ static int same_insertion(const char *t, uint32_t tlen, int64_t p, const char *x
   int64_t lo = p < q ? p : q, hi = p > q ? p : q;
   if (lo < 0 || hi >= (int64_t)tlen) return 0;
   /* both sequences from t[lo] to t[hi] with their insertion; past t[hi] they are the same */
-  char sa[2 * BG_INS_SHIFT + 48], sb[sizeof sa];
+  char sa[2 * BG_INDEL_SHIFT + 48], sb[sizeof sa];
   size_t span = (size_t)(hi - lo + 1);
   if (span + n > sizeof sa) return 0;
   size_t na = 0, nb = 0;
@@ -140,7 +140,7 @@ static int other_site_insertion(const walk_ctx_t *c, uint32_t self, uint32_t tpo
   char tmp[12];
   for (uint32_t j = 0; j < c->n; j++)
     if (j != self && c->sites[j].type == BG_MUT_INS && c->sites[j].tidx >= 0 &&
-        (int64_t)tpos - c->sites[j].tidx >= -BG_INS_SHIFT && (int64_t)tpos - c->sites[j].tidx <= BG_INS_SHIFT &&
+        (int64_t)tpos - c->sites[j].tidx >= -BG_INDEL_SHIFT && (int64_t)tpos - c->sites[j].tidx <= BG_INDEL_SHIFT &&
         equivalent_alt(c, &c->sites[j], tpos, ins, ins_len, tmp, sizeof tmp))
       return 1;
   return 0;
@@ -177,7 +177,7 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       if ((int64_t)tpos == c->span[2 * i]) r->have |= 1;
       else if ((int64_t)tpos == c->span[2 * i + 1]) r->have |= 2;
     } else {
-      if (ins_len && d >= -BG_INS_SHIFT && d <= BG_INS_SHIFT &&
+      if (ins_len && d >= -BG_INDEL_SHIFT && d <= BG_INDEL_SHIFT &&
           equivalent_alt(c, s, tpos, ins, ins_len, r->call, sizeof r->call)) {
         r->ins = 1; /* the catalogued insertion, wherever in its repeat the alignment wrote it */
       } else if (d == 0 && ins_len && other_site_insertion(c, i, tpos, ins, ins_len)) {
@@ -261,8 +261,8 @@ static uint32_t site_columns(walk_ctx_t *c, uint32_t *cols) {
 static int reaches_site(const walk_ctx_t *c, const bg_aln_t *a, uint32_t len) {
   int64_t lo = (int64_t)a->diag - BG_ALIGN_BAND - 1, hi = (int64_t)a->diag + len + BG_ALIGN_BAND + 1;
   for (uint32_t i = 0; i < c->n; i++)
-    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 + (c->sites[i].type == BG_MUT_DEL ? BG_INS_SHIFT : 0) > lo &&
-        (int64_t)c->sites[i].tidx - (c->sites[i].type == BG_MUT_DEL ? BG_INS_SHIFT + 1 : 0) < hi) return 1;
+    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 + (c->sites[i].type == BG_MUT_DEL ? BG_INDEL_SHIFT : 0) > lo &&
+        (int64_t)c->sites[i].tidx - (c->sites[i].type == BG_MUT_DEL ? BG_INDEL_SHIFT + 1 : 0) < hi) return 1;
   return 0;
 }
 
