@@ -212,3 +212,15 @@ export async function checkPath(
     );
   }
 }
+
+/**
+ * {@link checkPath} for several paths at once: the checks run concurrently (each is a trip to Deno's I/O
+ * threads), and the error thrown is the first failing path's in the order given, as if checked one by one.
+ */
+export async function checkPaths(
+  checks: readonly (readonly [path: string, kind: "file" | "regular file" | "directory", label: string])[],
+  ErrorType: ErrorClass = InputError,
+): Promise<void> {
+  const settled = await Promise.allSettled(checks.map(([p, k, l]) => checkPath(p, k, l, ErrorType)));
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
+}

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   CancelledError,
   checkPath,
+  checkPaths,
   DatabaseError,
   DeviceError,
   EngineError,
@@ -113,6 +114,37 @@ Deno.test("checkPath says what was expected and what was found, with the path", 
     await assert.rejects(checkPath(dir, "regular file", "R2"), /expected a file, found a directory/);
     await assert.rejects(checkPath("/dev/null", "regular file", "R2"), /found a character device/);
     await assert.rejects(checkPath(`${dir}/none`, "regular file", "R2"), /file does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkPaths checks together and reports the first failing path in the order given", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/r1`, "x");
+    await Deno.writeTextFile(`${dir}/r2`, "x");
+    await checkPaths([[`${dir}/r1`, "file", "R1"], [`${dir}/r2`, "regular file", "R2"]]);
+    // both wrong: R1's error, whichever check finishes first (the folder's stat is the quicker one here)
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(
+        checkPaths([[`${dir}/gone/x_R1.fastq.gz`, "file", "R1"], [dir, "file", "R2"]]),
+        (e) => {
+          assert.ok(e instanceof InputError);
+          assert.equal(e.message, `Cannot read R1: file does not exist (${dir}/gone/x_R1.fastq.gz)`);
+          return true;
+        },
+      );
+    }
+    await assert.rejects(checkPaths([[`${dir}/r1`, "file", "R1"], [dir, "file", "R2"]]), (e) => {
+      assert.ok(e instanceof InputError);
+      assert.equal(e.message, `Cannot read R2: expected a file, found a directory (${dir})`);
+      return true;
+    });
+    await assert.rejects(
+      checkPaths([[`${dir}/none`, "directory", "ResFinder folder"]], DatabaseError),
+      DatabaseError,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

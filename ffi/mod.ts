@@ -20,6 +20,7 @@ import { ABI_VERSION } from "./symbols.ts";
 export {
   CancelledError,
   checkPath,
+  checkPaths,
   DatabaseError,
   DeviceError,
   EngineError,

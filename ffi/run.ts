@@ -6,7 +6,7 @@
  */
 
 import { type Database, databaseInternals } from "./database.ts";
-import { CancelledError, checkPath, EngineError, InputError, Status, unwrap } from "./errors.ts";
+import { CancelledError, checkPaths, EngineError, InputError, Status, unwrap } from "./errors.ts";
 import { cString, lib, readCString, readUtf8 } from "./library.ts";
 
 /** Stage of a run, as `bg_stage_t`. */
@@ -359,22 +359,33 @@ export class Run {
 
   /**
    * Analyses one paired sample (plain or gzip FASTQ). Rejects with `InputError`, `DatabaseError`,
-   * `DeviceError`, `CancelledError` or `EngineError`.
+   * `DeviceError`, `CancelledError` or `EngineError`. `onStart` is called once the engine has been handed the
+   * run (it goes on on the engine's threads); an exception it throws is ignored.
    */
-  async analyze(r1: string, r2: string, o: RunOptions = {}): Promise<EngineResult> {
+  async analyze(
+    r1: string,
+    r2: string,
+    o: RunOptions = {},
+    onStart?: () => void,
+  ): Promise<EngineResult> {
     const h = this.#live();
     if (this.#busy) throw new TypeError("Run is busy: one analysis per run at a time");
     this.#busy = true;
     this.#cancelRequested = false;
     try {
       const opts = runOptionsStruct(o);
-      await checkPath(r1, "file", "R1");
-      await checkPath(r2, "file", "R2");
+      await checkPaths([[r1, "file", "R1"], [r2, "file", "R2"]]);
       const c1 = cString(r1, "R1 path");
       const c2 = cString(r2, "R2 path");
       if (this.#cancelRequested || this.#closed) throw new CancelledError("Run cancelled before it started");
       this.#inflight = [opts, c1, c2];
-      const status = await lib().bg_run_analyze(h, opts, c1, c2);
+      const running = lib().bg_run_analyze(h, opts, c1, c2);
+      try {
+        onStart?.();
+      } catch {
+        // The caller's hook must not orphan the running analysis.
+      }
+      const status = await running;
       unwrap(status, () => readCString(lib().bg_run_errmsg(h)));
       const len = new BigUint64Array(1);
       const ptr = lib().bg_run_result_json(h, new Uint8Array(len.buffer));

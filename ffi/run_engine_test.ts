@@ -67,3 +67,39 @@ Deno.test({
     assert.throws(() => run.progress(), /Run is closed/);
   },
 });
+
+Deno.test({
+  name:
+    "analyze calls onStart once, after the engine call is made and before it settles; a throwing hook is ignored",
+  ignore,
+  async fn() {
+    using db = await Database.build({ resfinder: "/usr/share/resfinder/db" });
+    using run = new Run(db);
+    const dir = await Deno.makeTempDir();
+    try {
+      const read = "ACGT".repeat(25);
+      const fq = (mate: number) =>
+        Array.from({ length: 50 }, (_, i) => `@r${i}/${mate}\n${read}\n+\n${"I".repeat(100)}\n`).join("");
+      await Deno.writeTextFile(`${dir}/r1.fq`, fq(1));
+      await Deno.writeTextFile(`${dir}/r2.fq`, fq(2));
+      const seen: string[] = [];
+      let settled = false;
+      const result = run.analyze(`${dir}/r1.fq`, `${dir}/r2.fq`, { threads: 1 }, () => {
+        seen.push(`busy ${run.busy}, settled ${settled}`);
+        throw new Error("a hook that fails");
+      });
+      result.finally(() => settled = true).catch(() => {});
+      const r = await result;
+      assert.deepEqual(seen, ["busy true, settled false"]);
+      assert.equal(r.input.read_pairs, 50);
+      // refused before the engine is called (a missing input): no hook
+      await assert.rejects(
+        run.analyze(`${dir}/none.fq`, `${dir}/r2.fq`, {}, () => seen.push("again")),
+        InputError,
+      );
+      assert.equal(seen.length, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,12 +38,24 @@ bg_status_t bg_status_from_errno(int e) {
   }
 }
 
+int bg_prefault(void *p, size_t from, size_t to) {
+#ifdef MADV_POPULATE_WRITE
+  const uintptr_t page = 4096;
+  uintptr_t lo = ((uintptr_t)p + from + page - 1) & ~(page - 1), hi = ((uintptr_t)p + to) & ~(page - 1);
+  if (hi > lo && hi - lo >= BG_PREFAULT_MIN) return madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0 ? 0 : -1;
+#else
+  (void)p; (void)from; (void)to;
+#endif
+  return -1;
+}
+
 int bg_grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   size_t c = *cap ? *cap : 256;
   while (c < need) c *= 2;
   void *n = realloc(*p, c * elem);
   if (!n) return -1;
+  bg_prefault(n, *cap * elem, c * elem);
   *p = n; *cap = c;
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <isa-l/crc.h>
+
 #include "internal.h"
 #include "run.h"
 #include "check.h"
@@ -392,7 +394,46 @@ static void test_real_sources(void) {
   CHECK(!strstr(info, "macAB-promoter-size-225bp:-48") && !strstr(info, "mtrC-promoter-size-174bp:-120"), "their reference bases agree");
   /* V: versions */
   CHECK(strstr(info, "\"resfinder_version\":\"2022-05-24\"") && strstr(info, "\"pointfinder_version\":\"3.0.0\""), "versions: %.200s", info);
+  /* an index this large is checked in two halves at once: damage in either half is found */
+  char big[600], cmd[1400];
+  snprintf(big, sizeof big, "%s/real.bgdb", dir);
+  CHECK(bg_db_save(db, big) == BG_OK, "save: %s", bg_db_errmsg(db));
+  struct stat bst;
+  CHECK(stat(big, &bst) == 0 && bst.st_size > (16 << 20), "a real index is large: %lld bytes", (long long)bst.st_size);
+  bg_db_t *again = bg_db_new();
+  CHECK(bg_db_load(again, big) == BG_OK && again->n_targets == db->n_targets, "loads: %s", bg_db_errmsg(again));
+  bg_db_free(again);
+  for (int q = 1; q <= 3; q += 2) {
+    char bad[640];
+    snprintf(bad, sizeof bad, "%s/real-bad.bgdb", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s && printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none", big, bad, bad,
+             (long long)bst.st_size / 4 * q);
+    CHECK(system(cmd) == 0, "made a damaged copy");
+    bg_db_t *d = bg_db_new();
+    bg_status_t ls = bg_db_load(d, bad);
+    CHECK(ls == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(d), "checksum"), "a byte changed at %d/4: %s", q, bg_db_errmsg(d));
+    bg_db_free(d);
+    unlink(bad);
+  }
+  unlink(big);
   bg_db_free(db);
+}
+
+/* The two halves' CRCs combine into the whole's, for any split (bg_crc32_combine, used by the index load). */
+static void test_crc_combine_matches_the_whole(void) {
+  size_t n = 100000;
+  uint8_t *buf = malloc(n);
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < n; i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; buf[i] = (uint8_t)x; }
+  static const size_t cuts[] = {0, 1, 2, 7, 8, 63, 64, 4095, 50000, 99999, 100000};
+  int bad = 0;
+  for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+    size_t c = cuts[k];
+    uint32_t whole = crc32_gzip_refl(0, buf, n), a = crc32_gzip_refl(0, buf, c), b = crc32_gzip_refl(0, buf + c, n - c);
+    if (bg_crc32_combine(a, b, n - c) != whole) { bad++; fprintf(stderr, "  split at %zu: %08x, whole %08x\n", c, bg_crc32_combine(a, b, n - c), whole); }
+  }
+  CHECK(bad == 0, "%d splits combine wrongly", bad);
+  free(buf);
 }
 
 int main(void) {
@@ -400,6 +441,7 @@ int main(void) {
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
   test_gapped_walk_matches_the_reference();
   test_family_gapped_scores_are_each_alleles_own();
+  test_crc_combine_matches_the_whole();
   char p[512];
   snprintf(p, sizeof p, "%s/rf", dir); mkdir(p, 0755);
   snprintf(p, sizeof p, "%s/empty", dir); mkdir(p, 0755);

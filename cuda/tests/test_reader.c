@@ -19,12 +19,15 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gz_writer.h"
+#include "internal.h" /* bg_prefault */
 #include "reader.h"
 
 /* ------------------------------------------------------------------------- */
@@ -809,6 +812,89 @@ static void test_read_name_mismatch_is_pair_mismatch(void) {
   buf_free(&a), buf_free(&b);
 }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BG_TEST_HAS_SANITIZER 1
+#endif
+#endif
+#ifndef BG_TEST_HAS_SANITIZER
+#define BG_TEST_HAS_SANITIZER 0
+#endif
+/* bg_prefault (ring blocks, batches, the workers' arrays) maps a range's pages in one call: writing them
+ * afterwards takes no page faults, and what the range held is kept. */
+static void test_prefault_maps_pages_at_once_and_keeps_contents(void) {
+  size_t n = (size_t)4 << 20, pages = n / 4096;
+  uint8_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(p != MAP_FAILED, "mmap");
+  if (p == MAP_FAILED) return;
+  memset(p + 100, 0x5A, 10000);          /* touched before: kept */
+  CHECK(bg_prefault(p, 0, 1000) == -1, "a range smaller than BG_PREFAULT_MIN is left alone");
+  struct rusage before, after;
+  getrusage(RUSAGE_THREAD, &before);
+  int r = bg_prefault(p, 50, n - 10);    /* unaligned ends: the whole pages inside */
+  getrusage(RUSAGE_THREAD, &after);
+  long mapped = after.ru_minflt - before.ru_minflt;
+  size_t kept = 0;
+  for (size_t i = 100; i < 10100; i++) kept += p[i] == 0x5A;
+  CHECK(kept == 10000 && p[99] == 0 && p[10100] == 0, "contents changed: %zu of 10000 kept", kept);
+  getrusage(RUSAGE_THREAD, &before);
+  for (size_t i = 4096; i < n - 4096; i += 4096) p[i] = 1;
+  getrusage(RUSAGE_THREAD, &after);
+  long faults = after.ru_minflt - before.ru_minflt;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || BG_TEST_HAS_SANITIZER
+  (void)faults; (void)mapped; (void)pages; /* the sanitizers' shadow memory faults as it is first written */
+#else
+  if (r == 0) CHECK(faults < (long)pages / 8, "%ld faults writing %zu prefaulted pages (the prefault mapped %ld)", faults, pages, mapped);
+  else printf("     (MADV_POPULATE_WRITE unsupported here: %s)\n", strerror(errno));
+#endif
+  munmap(p, n);
+}
+
+/* Long names are compared whole: a difference in any byte (in an 8-byte word or the tail) or a name that is
+ * the other's prefix is a mismatch; equal names of every length pair. */
+static void test_read_names_compared_in_every_byte(void) {
+  const char *base = "M00123:45:000000000-ABCDE:1:1101:15589:1331"; /* 42 characters */
+  size_t n = strlen(base);
+  for (size_t at = 0; at <= n; at++) { /* at == n: R2's name one character longer */
+    char n1[64], n2[64], h[80], want[200];
+    snprintf(n1, sizeof n1, "%s", base);
+    snprintf(n2, sizeof n2, "%s", base);
+    if (at < n) n2[at] = n2[at] == 'Z' ? 'Y' : 'Z';
+    else snprintf(n2, sizeof n2, "%sX", base);
+    buf_t a = {0}, b = {0};
+    rec(&a, "@same 1:N:0:ACGT", "ACGT", "+", NULL);
+    rec(&b, "@same 2:N:0:ACGT", "ACGT", "+", NULL);
+    snprintf(h, sizeof h, "@%s 1:N:0:ACGT", n1);
+    rec(&a, h, "ACGT", "+", NULL);
+    snprintf(h, sizeof h, "@%s 2:N:0:ACGT", n2);
+    rec(&b, h, "ACGT", "+", NULL);
+    snprintf(want, sizeof want, "Read names differ at record 2: R1 '%s' vs R2 '%s'", n1, n2);
+    expect_error(write_file("nb_R1.fq", a.p, a.n), write_file("nb_R2.fq", b.p, b.n), BG_ERR_PAIR_MISMATCH, want, NULL);
+    buf_free(&a), buf_free(&b);
+  }
+  for (size_t len = 1; len <= 20; len++) { /* equal names, shorter and longer than a word, pair */
+    char nm[32], h[48];
+    memset(nm, 'q', len);
+    nm[len] = 0;
+    buf_t a = {0}, b = {0};
+    snprintf(h, sizeof h, "@%s/1", nm);
+    rec(&a, h, "ACGT", "+", NULL);
+    snprintf(h, sizeof h, "@%s/2", nm);
+    rec(&b, h, "ACGT", "+", NULL);
+    bg_pair_reader_t *r = NULL;
+    char err[512] = "";
+    bg_batch_t bt;
+    bg_batch_init(&bt);
+    const char *p1 = write_file("ne_R1.fq", a.p, a.n), *p2 = write_file("ne_R2.fq", b.p, b.n);
+    bg_status_t st = bg_pair_reader_open(&r, p1, p2, g_inflate_threads, err, sizeof err);
+    if (st == BG_OK) st = bg_pair_reader_next(r, &bt, 16, 0, err, sizeof err);
+    CHECK(st == BG_OK && bt.n_pairs == 1, "names of %zu characters: status %d, %u pairs (%s)", len, (int)st, bt.n_pairs, err);
+    bg_pair_reader_close(r);
+    bg_batch_free(&bt);
+    buf_free(&a), buf_free(&b);
+  }
+}
+
 /* Both files marking their reads as the same mate (/1 and /1, CASAVA ' 1:N:…' in both, or one of each) is one
  * file given twice: a pair mismatch naming the record, not a silent self-pairing. Swapped or unmarked mates pair. */
 static void test_same_mate_in_both_files_is_pair_mismatch(void) {
@@ -1138,6 +1224,8 @@ int main(int argc, char **argv) {
   RUN(test_binary_garbage_is_malformed);
   RUN(test_record_count_mismatch_is_pair_mismatch);
   RUN(test_read_name_mismatch_is_pair_mismatch);
+  RUN(test_read_names_compared_in_every_byte);
+  RUN(test_prefault_maps_pages_at_once_and_keeps_contents);
   RUN(test_same_mate_in_both_files_is_pair_mismatch);
   RUN(test_cancel_reaches_a_reader_waiting_on_a_stalled_fifo);
   RUN(test_empty_files_are_empty_input);

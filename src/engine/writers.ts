@@ -240,11 +240,11 @@ function fileInTheWay(err: unknown): boolean {
 export async function prepareOutputDir(outDir: string): Promise<void> {
   await ensureOutputDir(outDir);
   const sep = outDir.endsWith("/") ? "" : "/";
-  for (const name of [...OUTPUT_FILES].reverse()) { // results.json first: the set stops looking complete at once
+  const remove = async (name: string) => {
     try {
       await Deno.remove(`${outDir}${sep}${name}`);
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue;
+      if (err instanceof Deno.errors.NotFound) return;
       if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
         throw new InputError(
           Status.PERMISSION_DENIED,
@@ -254,7 +254,13 @@ export async function prepareOutputDir(outDir: string): Promise<void> {
       }
       throw err;
     }
-  }
+  };
+  // results.json first, alone: the set stops looking complete at once; then the rest together (each removal
+  // is a trip to Deno's I/O threads), the first failure in the files' order reported
+  const [first, ...rest] = [...OUTPUT_FILES].reverse();
+  await remove(first);
+  const settled = await Promise.allSettled(rest.map(remove));
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
 }
 
 /** Creates `outDir` and its parents, with the errors of {@link prepareOutputDir}; removes nothing. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CancelledError, checkPath, type Progress, type Stage } from "../../ffi/mod.ts";
+import { CancelledError, checkPaths, type Progress, type Stage } from "../../ffi/mod.ts";
 import { analyzeSample } from "../engine/analyze.ts";
 import { ensureOutputDir, prepareOutputDir } from "../engine/writers.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -211,8 +211,7 @@ export class JobWorker {
     log: Logger,
   ): Promise<{ record: CompletionRecord; duplicate: boolean }> {
     this.#publish(job, "validating_input", 0.01, STAGE_MESSAGES.validating_input!, { attempt });
-    await checkPath(job.path_to_r1, "regular file", "R1");
-    await checkPath(job.path_to_r2, "regular file", "R2");
+    await checkPaths([[job.path_to_r1, "regular file", "R1"], [job.path_to_r2, "regular file", "R2"]]);
     await ensureOutputDir(job.output_path);
     const lost = new AbortController(); // the lock was taken over while held: stop writing the folder
     const lock = await lockOutput(job.output_path, { job_id: job.job_id, worker_id: this.#o.workerId }, {
