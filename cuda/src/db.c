@@ -123,7 +123,9 @@ static int parse_fasta(builder_t *b, char *text, fasta_fn fn, void *ctx) {
   }
   while (*p == '>') {
     char *eol = strchr(p, '\n');
-    char *name = xstrndup(p + 1, eol ? (size_t)(eol - p - 1) : strlen(p + 1));
+    const char *h = p + 1;
+    while (h < (eol ? eol : h + strlen(h)) && (*h == ' ' || *h == '\t')) h++; /* "> erm(N)_2_MZ015744" */
+    char *name = xstrndup(h, eol ? (size_t)(eol - h) : strlen(h));
     trim_right(name);
     p = eol ? eol + 1 : p + strlen(p);
     size_t cap = 4096, len = 0;
@@ -275,6 +277,23 @@ static int split_tsv(char *line, char **f, int max) {
   return n;
 }
 
+/* A config name as a list of classes in phenotypes.txt's form: "MLS - Macrolide, Lincosamide and Streptogramin B"
+ * names three classes, and an allele's classes are a ", "-separated list, so it becomes "Macrolide, Lincosamide,
+ * Streptogramin B" (an abbreviation before " - " dropped, " and " a separator); "Fluoroquinolone" stays. */
+static char *config_classes(const char *name) {
+  const char *dash = strstr(name, " - ");
+  if (dash && strchr(dash + 3, ',')) name = dash + 3;
+  size_t n = strlen(name);
+  char *out = malloc(n + 1), *o = out;
+  if (!out) return xstrdup(name);
+  for (const char *p = name; *p;) {
+    if (strchr(name, ',') && strncmp(p, " and ", 5) == 0) { memcpy(o, ", ", 2); o += 2; p += 5; }
+    else *o++ = *p++;
+  }
+  *o = 0;
+  return out;
+}
+
 static void rf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
   rf_ctx_t *ctx = vctx;
   pheno_t key = {.key = name};
@@ -353,7 +372,7 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
       if (split_tsv(line, f, 4) < 2) continue;
       cfg_key = realloc(cfg_key, (ncfg + 1) * sizeof *cfg_key);
       cfg_val = realloc(cfg_val, (ncfg + 1) * sizeof *cfg_val);
-      cfg_key[ncfg] = xstrdup(f[0]); cfg_val[ncfg] = xstrdup(f[1]); ncfg++;
+      cfg_key[ncfg] = xstrdup(f[0]); cfg_val[ncfg] = config_classes(f[1]); ncfg++;
     }
     free(cfg);
   }

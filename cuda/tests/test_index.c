@@ -1,4 +1,5 @@
 /* test_index.c — C-level tests of database building and the index file. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,15 @@ static void test_real_sources(void) {
           "%s classes: %s", aac[k], cls);
     CHECK(has_item(ph, "Tobramycin") && has_item(ph, "Amikacin") && has_item(ph, "Ciprofloxacin"), "%s phenotypes: %s", aac[k], ph);
   }
+  /* macrolide.fsa writes "> erm(N)_2_MZ015744": the allele keeps its name, phenotypes.txt rows and classes */
+  const bg_target_t *ermN = find_target(db, "erm(N)_2_MZ015744");
+  CHECK(ermN && strcmp(bg_str(db, ermN->gene), "erm(N)") == 0 && *bg_str(db, ermN->phenotype) &&
+            has_item(bg_str(db, ermN->drug_class), "Macrolide") && !strstr(bg_str(db, ermN->drug_class), "MLS"),
+        "erm(N)_2_MZ015744: gene '%s', classes '%s', phenotype '%s'", ermN ? bg_str(db, ermN->gene) : "?",
+        ermN ? bg_str(db, ermN->drug_class) : "", ermN ? bg_str(db, ermN->phenotype) : "");
+  int spaced = 0;
+  for (uint32_t i = 0; i < db->n_targets; i++) spaced += isspace((unsigned char)bg_str(db, db->targets[i].name)[0]) != 0;
+  CHECK(spaced == 0, "no allele name starts with a space (%d do)", spaced);
   const bg_target_t *cfr = find_target(db, "cfr_1_AM408573");
   CHECK(cfr && has_item(bg_str(db, cfr->drug_class), "Amphenicol") && !has_item(bg_str(db, cfr->drug_class), "Phenicol"),
         "cfr's classes in phenotypes.txt's words: %s", cfr ? bg_str(db, cfr->drug_class) : "");
@@ -451,15 +461,22 @@ int main(void) {
   pseudo_seq(s1, 300, 1); pseudo_seq(s2, 300, 2); pseudo_seq(s3, 300, 3);
   snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918 \n%.*s\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", 60, s1, s1 + 60, s2);
   put("rf/aminoglycoside.fsa", fa);
-  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918\n%s\n>cfr_2_NG_047601\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", s1, s3, s2);
+  /* a header with a space after '>', as ResFinder's macrolide.fsa has for erm(N)_2_MZ015744 */
+  snprintf(fa, sizeof fa, ">aac(6')-Ib-cr_1_DQ303918\n%s\n> cfr_2_NG_047601\n%s\n>VanHAX_PT_1_DQ018710\n%s\n", s1, s3, s2);
   put("rf/quinolone.fsa", fa);
+  /* an allele without phenotypes.txt rows in a class file whose config name holds a comma and an "and" */
+  char s4[301];
+  pseudo_seq(s4, 300, 4);
+  snprintf(fa, sizeof fa, ">ermZ_1_AB000001\n%s\n", s4);
+  put("rf/macrolide.fsa", fa);
   /* as in ResFinder: aac(6')-Ib-cr has two rows (the second after other alleles' rows), and config names the
    * quinolone file's class Fluoroquinolone where phenotypes.txt says Quinolone */
   put("rf/phenotypes.txt", "Gene_accession no.\tClass\tPhenotype\tPMID\n"
                            "aac(6')-Ib-cr_1_DQ303918\tAminoglycoside, Quinolone\tTobramycin, Amikacin, Ciprofloxacin\t1\n"
                            "cfr_2_NG_047601\tPhenicol\tChloramphenicol\n"
                            "aac(6')-Ib-cr_1_DQ303918\tQuinolone\tCiprofloxacin, Norfloxacin\t2\n");
-  put("rf/config", "#db_prefix\tname\tdescription\naminoglycoside\tAminoglycoside\tx\nquinolone\tFluoroquinolone\tQuinolone\n");
+  put("rf/config", "#db_prefix\tname\tdescription\naminoglycoside\tAminoglycoside\tx\nquinolone\tFluoroquinolone\tQuinolone\n"
+                   "macrolide\tMLS - Macrolide, Lincosamide and Streptogramin B\tMacrolide, Lincosamide and Streptogramin B\n");
   put("rf/history.txt", "# ResFinder Database History\n#Date\tCommit\n2021-03-01 Added:\n\tx_1_A\n2022-05-24 Added:\n\ty_1_B\n"
                         "2022-05-06\tAdded:\n");
   put("pf/VERSION", "3.0.0\n");
@@ -494,7 +511,7 @@ int main(void) {
   snprintf(pf, sizeof pf, "%s/pf", dir);
   bg_status_t s = bg_db_build(db, p, pf, NULL);
   CHECK(s == BG_OK, "build: %s", bg_db_errmsg(db));
-  CHECK(db->n_resfinder == 3, "three distinct alleles, found %u", db->n_resfinder);
+  CHECK(db->n_resfinder == 4, "four distinct alleles, found %u", db->n_resfinder);
   const bg_target_t *t = find_target(db, "aac(6')-Ib-cr_1_DQ303918");
   CHECK(t != NULL, "trailing space stripped from the header");
   if (t) {
@@ -511,8 +528,14 @@ int main(void) {
   CHECK(t && strcmp(bg_str(db, t->drug_class), "Aminoglycoside, Fluoroquinolone") == 0,
         "classes from config (its names) for an allele without phenotypes.txt rows, one per class file, found '%s'", t ? bg_str(db, t->drug_class) : "");
   t = find_target(db, "cfr_2_NG_047601");
+  CHECK(t != NULL, "a space after '>' stripped from the header");
+  CHECK(t && strcmp(bg_str(db, t->gene), "cfr") == 0, "gene name without the space, found '%s'", t ? bg_str(db, t->gene) : "");
   CHECK(t && strcmp(bg_str(db, t->accession), "NG_047601") == 0, "NG_ accessions kept whole");
   CHECK(t && strcmp(bg_str(db, t->drug_class), "Phenicol") == 0, "class from phenotypes.txt only, found '%s'", t ? bg_str(db, t->drug_class) : "");
+  t = find_target(db, "ermZ_1_AB000001");
+  CHECK(t && strcmp(bg_str(db, t->drug_class), "Macrolide, Lincosamide, Streptogramin B") == 0,
+        "a config name holding several classes becomes their list (its 'XX - ' prefix and 'and' gone), found '%s'",
+        t ? bg_str(db, t->drug_class) : "");
   CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file skipped), found %u", db->n_pointfinder);
   CHECK(db->n_sites == 7, "repeated rows merged, two deletion sites: 7 sites, found %u", db->n_sites);
   int n_del = 0;

@@ -102,13 +102,18 @@ type HamronizationRow = Partial<Record<(typeof HAMRONIZATION_COLUMNS)[number], s
 /** analysis_software_name in hamronization.tsv. */
 export const SOFTWARE_NAME = "biogpu-stream";
 
-/** One TSV cell: tabs and line breaks become a space, missing values and non-finite numbers an empty cell. */
+/**
+ * One TSV cell: tabs and line breaks become a space, missing values and non-finite numbers an empty cell, and
+ * a cell holding a double quote is written quoted with its quotes doubled (`"S1` as `"""S1"`), as the csv
+ * readers of pandas (hAMRonization's `summarize`), R and Python take a tab-separated file; otherwise a quote
+ * at a cell's start would open a quoted field that swallows the rows after it.
+ */
 export function tsvCell(value: unknown): string {
   if (value === undefined || value === null) return "";
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
-  if (typeof value === "string") return value.replace(/[\t\r\n]+/g, " ");
   if (typeof value === "boolean" || typeof value === "bigint") return String(value);
-  return JSON.stringify(value).replace(/[\t\r\n]+/g, " ");
+  const text = (typeof value === "string" ? value : JSON.stringify(value)).replace(/[\t\r\n]+/g, " ");
+  return text.includes('"') ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** A TSV document: header row, one row per record, "\n" after every row. */

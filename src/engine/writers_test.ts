@@ -174,6 +174,52 @@ Deno.test("tsvCell blanks missing and non-finite values and flattens line breaks
   assert.equal(tsvCell(Infinity), "");
   assert.equal(tsvCell(0), "0");
   assert.equal(tsvCell("a\t\tb\r\nc"), "a b c");
+  assert.equal(tsvCell('"S1'), '"""S1"');
+  assert.equal(tsvCell('a "b" c'), '"a ""b"" c"');
+  assert.equal(tsvCell("aac(6')-Ib-cr"), "aac(6')-Ib-cr");
+});
+
+/** Cells of a TSV line read as csv readers do (a cell that starts with a quote is quoted, "" a quote in it). */
+function readTsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  for (;;) {
+    let cell = "";
+    if (line[i] === '"') {
+      for (i++; i < line.length; i++) {
+        if (line[i] === '"' && line[i + 1] === '"') (cell += '"'), i++;
+        else if (line[i] === '"') break;
+        else cell += line[i];
+      }
+      i++;
+    } else {
+      const end = line.indexOf("\t", i);
+      cell = line.slice(i, end < 0 ? line.length : end);
+      i = end < 0 ? line.length : end;
+    }
+    cells.push(cell);
+    if (line[i] !== "\t") return cells;
+    i++;
+  }
+}
+
+Deno.test("a sample id with double quotes reads back whole from every TSV, row for row", () => {
+  for (const id of ['"S1', '"S1" run 2', 'a"b']) {
+    const r = { ...sample(), sample_id: id };
+    for (const [text, column] of [[genesTsv(r), "sample_id"], [hamronizationTsv(r), "input_file_name"]]) {
+      const lines = text.slice(0, -1).split("\n"); // every row ends in "\n"
+      const header = lines[0].split("\t");
+      assert.equal(
+        lines.length,
+        1 + (column === "sample_id" ? r.genes.length : r.genes.length + r.mutations.length),
+      );
+      for (const line of lines.slice(1)) {
+        const cells = readTsvLine(line);
+        assert.equal(cells.length, header.length, line);
+        assert.equal(cells[header.indexOf(column)], id);
+      }
+    }
+  }
 });
 
 Deno.test("writeOutputs moves every file into place, results.json last, and leaves no temp folder", async () => {
