@@ -45,13 +45,22 @@ async function listFiles(root: string, rel = ""): Promise<string[]> {
 }
 
 /**
- * SHA-256 (hex) over the names and contents of the source files, the species list and the engine ABI.
+ * Raised whenever `db build` makes a different index from the same sources, so that the indexes cached by an
+ * earlier build are built again. 2 (2026-11-29): FASTA headers lose a leading space (ResFinder's
+ * `> erm(N)_2_MZ015744`), and a config class name that lists classes is split into them.
+ */
+export const BUILDER_REVISION = 2;
+
+/**
+ * SHA-256 (hex) over the names and contents of the source files, the species list, the engine ABI and the
+ * builder's revision.
  */
 export async function sourcesKey(
   o: { reference: string; resistance?: string; species?: string[] },
+  revision = BUILDER_REVISION,
 ): Promise<string> {
   const h = createHash("sha256");
-  h.update(`abi ${ABI_VERSION}\nspecies ${(o.species ?? []).join(",")}\n`);
+  h.update(`abi ${ABI_VERSION}\nbuilder ${revision}\nspecies ${(o.species ?? []).join(",")}\n`);
   for (const [label, root] of [["resfinder", o.reference], ["pointfinder", o.resistance]] as const) {
     if (!root) continue;
     for (const rel of await listFiles(root)) {
