@@ -97,8 +97,8 @@ static void *worker_main(void *arg) {
   bg_worker_t *w = &p->workers[wa->idx];
   char err[BG_ERRMSG_LEN], tname[16];
   snprintf(tname, sizeof tname, "bg-worker-%d", wa->idx);
+  bg_thread_lower_priority(p->worker_nice); /* before the name: a thread seen by its name has its priority */
   bg_thread_name(tname);
-  bg_thread_lower_priority(p->worker_nice);
   if (p->use_cuda) {
     char name[256] = "";
     bg_status_t s = bg_cuda_ops->ctx_new(&w->cuda, p->db, p->device_id, err, sizeof err, name, sizeof name);

@@ -842,7 +842,7 @@ static void test_prefault_maps_pages_at_once_and_keeps_contents(void) {
   getrusage(RUSAGE_THREAD, &after);
   long faults = after.ru_minflt - before.ru_minflt;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || BG_TEST_HAS_SANITIZER
-  (void)faults; (void)mapped; (void)pages; /* the sanitizers' shadow memory faults as it is first written */
+  (void)faults; (void)mapped; (void)pages; (void)r; /* the sanitizers' shadow memory faults as it is first written */
 #else
   if (r == 0) CHECK(faults < (long)pages / 8, "%ld faults writing %zu prefaulted pages (the prefault mapped %ld)", faults, pages, mapped);
   else printf("     (MADV_POPULATE_WRITE unsupported here: %s)\n", strerror(errno));
