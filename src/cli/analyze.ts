@@ -6,6 +6,7 @@
 
 import { CancelledError, Database, type RunOptions } from "../../ffi/mod.ts";
 import { analyzeSample, defaultSampleId, type SampleResult } from "../engine/analyze.ts";
+import { clearEarlierResults } from "../engine/writers.ts";
 import { formatCount, ProgressBar } from "../engine/progress_bar.ts";
 import { type FlagSpec, HelpRequested, parseFlags, reportError, usage, UsageError } from "./args.ts";
 
@@ -127,7 +128,11 @@ export async function analyzeCommand(args: readonly string[]): Promise<number> {
     };
     Deno.addSignalListener("SIGINT", onSigint);
     listening = true;
-    using db = await Database.load(flags.db);
+    // a database that cannot be loaded fails the run, which then leaves no earlier results in --out either
+    using db = await Database.load(flags.db).catch(async (err) => {
+      await clearEarlierResults(flags.out);
+      throw err;
+    });
     const { result } = await analyzeSample({
       db,
       r1: flags.r1,

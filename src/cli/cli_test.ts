@@ -47,6 +47,25 @@ Deno.test("analyze with a missing database file exits 4 with the path", async ()
     );
     assert.equal(r.stderr, `error: Cannot read database: file does not exist (${dir}/none.bgdb)\n`);
     assert.equal(r.code, 4);
+    assert.equal((await Array.fromAsync(Deno.readDir(dir))).length, 0, "no output folder made");
+    // an earlier run's results in --out are removed (results.json first), other files kept
+    await Deno.mkdir(`${dir}/o`);
+    for (const f of ["results.json", "genes.tsv", "mutations.tsv", "hamronization.tsv", "notes.txt"]) {
+      await Deno.writeTextFile(`${dir}/o/${f}`, "earlier run");
+    }
+    const again = await cli(
+      "analyze",
+      "--r1",
+      "a.fq",
+      "--r2",
+      "b.fq",
+      "--db",
+      `${dir}/none.bgdb`,
+      "--out",
+      `${dir}/o`,
+    );
+    assert.equal(again.code, 4);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(`${dir}/o`))).map((e) => e.name), ["notes.txt"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -15,7 +15,13 @@ import {
   type RunOptions,
   Status,
 } from "../../ffi/mod.ts";
-import { type HamronizationMeta, prepareOutputDir, type SampleResult, writeOutputs } from "./writers.ts";
+import {
+  clearEarlierResults,
+  type HamronizationMeta,
+  prepareOutputDir,
+  type SampleResult,
+  writeOutputs,
+} from "./writers.ts";
 
 export type { SampleResult } from "./writers.ts";
 
@@ -100,7 +106,12 @@ export async function analyzeSample(o: AnalyzeSampleOptions): Promise<AnalyzeSam
   const started = performance.now();
   // before the engine: missing inputs leave no folder behind, an unwritable folder fails now, and an earlier
   // run's results are gone if this one fails
-  await checkPaths([[o.r1, "file", "R1"], [o.r2, "file", "R2"]]);
+  try {
+    await checkPaths([[o.r1, "file", "R1"], [o.r2, "file", "R2"]]);
+  } catch (err) {
+    await clearEarlierResults(o.outDir);
+    throw err;
+  }
   await prepareOutputDir(o.outDir);
   const run = new Run(o.db);
   let last: Progress | undefined;

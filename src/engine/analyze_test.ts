@@ -154,6 +154,18 @@ Deno.test({
         await assert.rejects(Deno.stat(`${outDir}/${name}`), Deno.errors.NotFound, `${name} was left`);
       }
       assert.deepEqual([...Deno.readDirSync(outDir)], []);
+      // so does one refused before the engine starts: a missing R1, or a folder given as R2
+      for (const bad of [{ r1: `${dir}/nope_R1.fastq`, r2 }, { r1, r2: dir }]) {
+        assert.equal((await analyzeSample({ db, r1, r2, outDir, sampleId: "T" })).files.length, 4);
+        await assert.rejects(analyzeSample({ db, ...bad, outDir, sampleId: "T" }), InputError);
+        assert.deepEqual([...Deno.readDirSync(outDir)], [], `after ${JSON.stringify(bad)}`);
+      }
+      // and a missing input with no folder yet creates none
+      await assert.rejects(
+        analyzeSample({ db, r1: `${dir}/nope_R1.fastq`, r2, outDir: `${dir}/new`, sampleId: "T" }),
+        InputError,
+      );
+      await assert.rejects(Deno.stat(`${dir}/new`), Deno.errors.NotFound);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -268,6 +268,28 @@ export async function prepareOutputDir(outDir: string): Promise<void> {
   for (const s of settled) if (s.status === "rejected") throw s.reason;
 }
 
+/**
+ * Removes an earlier run's result files from `outDir` (results.json first) when the folder exists, creating
+ * nothing: a run that fails before it may prepare its folder (a missing input or database) still leaves no
+ * earlier results there that would pass for its own. Failures are ignored: the run's own error is the one
+ * reported.
+ */
+export async function clearEarlierResults(outDir: string): Promise<void> {
+  try {
+    if (!(await Deno.stat(outDir)).isDirectory) return;
+  } catch {
+    return; // no folder, nothing of an earlier run
+  }
+  const sep = outDir.endsWith("/") ? "" : "/";
+  for (const name of [...OUTPUT_FILES].reverse()) {
+    try {
+      await Deno.remove(`${outDir}${sep}${name}`);
+    } catch {
+      // not there, or not removable: the failure being reported is the run's
+    }
+  }
+}
+
 /** Creates `outDir` and its parents, with the errors of {@link prepareOutputDir}; removes nothing. */
 export async function ensureOutputDir(outDir: string): Promise<void> {
   try {
