@@ -221,6 +221,13 @@ export async function checkPaths(
   checks: readonly (readonly [path: string, kind: "file" | "regular file" | "directory", label: string])[],
   ErrorType: ErrorClass = InputError,
 ): Promise<void> {
-  const settled = await Promise.allSettled(checks.map(([p, k, l]) => checkPath(p, k, l, ErrorType)));
-  for (const s of settled) if (s.status === "rejected") throw s.reason;
+  await allInOrder(checks.map(([p, k, l]) => checkPath(p, k, l, ErrorType)));
+}
+
+/**
+ * Waits for every promise, then throws the first rejection in the order given (not the first in time), so
+ * that work done concurrently fails as it would have one step after another.
+ */
+export async function allInOrder(promises: readonly Promise<unknown>[]): Promise<void> {
+  for (const s of await Promise.allSettled(promises)) if (s.status === "rejected") throw s.reason;
 }

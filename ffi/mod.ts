@@ -18,6 +18,7 @@ import { lib, readCString } from "./library.ts";
 import { ABI_VERSION } from "./symbols.ts";
 
 export {
+  allInOrder,
   CancelledError,
   checkPath,
   checkPaths,

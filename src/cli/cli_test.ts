@@ -34,17 +34,8 @@ Deno.test("analyze without a required flag exits 2 naming the flag", async () =>
 Deno.test("analyze with a missing database file exits 4 with the path", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const r = await cli(
-      "analyze",
-      "--r1",
-      "a.fq",
-      "--r2",
-      "b.fq",
-      "--db",
-      `${dir}/none.bgdb`,
-      "--out",
-      `${dir}/o`,
-    );
+    const args = ["analyze", "--r1", "a.fq", "--r2", "b.fq", "--db", `${dir}/none.bgdb`, "--out", `${dir}/o`];
+    const r = await cli(...args);
     assert.equal(r.stderr, `error: Cannot read database: file does not exist (${dir}/none.bgdb)\n`);
     assert.equal(r.code, 4);
     assert.equal((await Array.fromAsync(Deno.readDir(dir))).length, 0, "no output folder made");
@@ -53,17 +44,7 @@ Deno.test("analyze with a missing database file exits 4 with the path", async ()
     for (const f of ["results.json", "genes.tsv", "mutations.tsv", "hamronization.tsv", "notes.txt"]) {
       await Deno.writeTextFile(`${dir}/o/${f}`, "earlier run");
     }
-    const again = await cli(
-      "analyze",
-      "--r1",
-      "a.fq",
-      "--r2",
-      "b.fq",
-      "--db",
-      `${dir}/none.bgdb`,
-      "--out",
-      `${dir}/o`,
-    );
+    const again = await cli(...args);
     assert.equal(again.code, 4);
     assert.deepEqual((await Array.fromAsync(Deno.readDir(`${dir}/o`))).map((e) => e.name), ["notes.txt"]);
   } finally {

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type EngineResult, type GeneCall, InputError, type MutationCall, Status } from "../../ffi/mod.ts";
+import {
+  allInOrder,
+  type EngineResult,
+  type GeneCall,
+  InputError,
+  type MutationCall,
+  Status,
+} from "../../ffi/mod.ts";
 
 /** The engine result with the sample's id, as written to results.json. */
 export type SampleResult = EngineResult & { sample_id: string };
@@ -244,35 +251,22 @@ function fileInTheWay(err: unknown): boolean {
  */
 export async function prepareOutputDir(outDir: string): Promise<void> {
   await ensureOutputDir(outDir);
-  const sep = outDir.endsWith("/") ? "" : "/";
-  const remove = async (name: string) => {
-    try {
-      await Deno.remove(`${outDir}${sep}${name}`);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return;
-      if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-        throw new InputError(
-          Status.PERMISSION_DENIED,
-          `Cannot write results: an earlier run's ${name} cannot be removed: permission denied (${outDir})`,
-          { cause: err },
-        );
-      }
-      throw err;
+  await removeResults(outDir, (name, err) => {
+    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+      throw new InputError(
+        Status.PERMISSION_DENIED,
+        `Cannot write results: an earlier run's ${name} cannot be removed: permission denied (${outDir})`,
+        { cause: err },
+      );
     }
-  };
-  // results.json first, alone: the set stops looking complete at once; then the rest together (each removal
-  // is a trip to Deno's I/O threads), the first failure in the files' order reported
-  const [first, ...rest] = [...OUTPUT_FILES].reverse();
-  await remove(first);
-  const settled = await Promise.allSettled(rest.map(remove));
-  for (const s of settled) if (s.status === "rejected") throw s.reason;
+    throw err;
+  });
 }
 
 /**
- * Removes an earlier run's result files from `outDir` (results.json first) when the folder exists, creating
- * nothing: a run that fails before it may prepare its folder (a missing input or database) still leaves no
- * earlier results there that would pass for its own. Failures are ignored: the run's own error is the one
- * reported.
+ * Removes an earlier run's result files from `outDir` when the folder exists, creating nothing: a run that
+ * fails before it may prepare its folder (a missing input or database) still leaves no earlier results there
+ * that would pass for its own. Failures are ignored: the run's own error is the one reported.
  */
 export async function clearEarlierResults(outDir: string): Promise<void> {
   try {
@@ -280,14 +274,26 @@ export async function clearEarlierResults(outDir: string): Promise<void> {
   } catch {
     return; // no folder, nothing of an earlier run
   }
+  await removeResults(outDir, () => {});
+}
+
+/**
+ * Removes the result files in `outDir`: results.json first, alone, so that the set stops looking complete at
+ * once, then the rest together (each removal is a trip to Deno's I/O threads). A file that is not there is
+ * skipped; `onError` decides about other failures (it throws to fail), the first in the files' order.
+ */
+async function removeResults(outDir: string, onError: (name: string, err: unknown) => void): Promise<void> {
   const sep = outDir.endsWith("/") ? "" : "/";
-  for (const name of [...OUTPUT_FILES].reverse()) {
+  const remove = async (name: string) => {
     try {
       await Deno.remove(`${outDir}${sep}${name}`);
-    } catch {
-      // not there, or not removable: the failure being reported is the run's
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) onError(name, err);
     }
-  }
+  };
+  const [first, ...rest] = [...OUTPUT_FILES].reverse();
+  await remove(first);
+  await allInOrder(rest.map(remove));
 }
 
 /** Creates `outDir` and its parents, with the errors of {@link prepareOutputDir}; removes nothing. */
