@@ -75,6 +75,8 @@ export interface GeneCall {
   identity: number;
   coverage: number;
   depth: number;
+  /** The EM's expected fragments for the allele (multi-mapping fragments shared by likelihood). */
+  em_reads: number;
   rpkm: number;
   tpm: number;
 }

@@ -260,10 +260,11 @@ int32_t bg_banded_score(bg_mapper_t *m, const uint8_t *q, uint32_t len, const ui
 /**
  * Adds a read's aligned bases to a pileup of 5 counts per target position (A C G T, deletion): the
  * columns bg_align_walk would give `fn`, counted directly when the alignment is ungapped (the common
- * case); a gapped one is walked with fn(ctx), which must count the same way into cnt.
+ * case); a gapped one is walked with fn(ctx), which must count the same way into cnt. Returns the bases
+ * it counted directly (0 for a gapped alignment: those reach fn).
  */
-void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, uint32_t *cnt,
-                    bg_col_fn fn, void *ctx);
+uint32_t bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *aln, uint32_t *cnt,
+                        bg_col_fn fn, void *ctx);
 
 /* ---- screening backends (screen.c, screen.cu) ---------------------------------------------- */
 

@@ -548,14 +548,16 @@ static const uint8_t *ungapped_span(bg_mapper_t *m, const uint8_t *seq, uint32_t
   return q;
 }
 
-void bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, uint32_t *cnt, bg_col_fn fn,
-                    void *ctx) {
-  if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return; }
+uint32_t bg_align_count(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, uint32_t *cnt,
+                        bg_col_fn fn, void *ctx) {
+  if (a->gapped) { bg_align_walk(m, seq, len, a, fn, ctx); return 0; }
   int64_t s, e;
   const uint8_t *q = ungapped_span(m, seq, len, a, &s, &e);
-  if (!q) return;
+  if (!q) return 0;
+  uint32_t n = 0;
   for (int64_t i = s; i < e; i++) /* reads are normalised; N is not counted */
-    if (q[i] != 'N') cnt[(a->diag + i) * 5 + bg_norm_code(q[i])]++;
+    if (q[i] != 'N') { cnt[(a->diag + i) * 5 + bg_norm_code(q[i])]++; n++; }
+  return n;
 }
 
 void bg_align_walk_at(bg_mapper_t *m, const uint8_t *seq, uint32_t len, const bg_aln_t *a, const uint32_t *tpos,

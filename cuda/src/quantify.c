@@ -321,13 +321,13 @@ static int cmp_uref(const void *a, const void *b) {
   return x->u < y->u ? -1 : x->u > y->u;
 }
 
-typedef struct col_ctx_t { uint32_t *cnt; } col_ctx_t;
+typedef struct col_ctx_t { uint32_t *cnt; uint64_t cols; /* columns that reached count_col */ } col_ctx_t;
 
 static void count_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
   col_ctx_t *c = vctx;
   if (ins_len) return;
   int k = rb == 'A' ? 0 : rb == 'C' ? 1 : rb == 'G' ? 2 : rb == 'T' ? 3 : rb == '-' ? 4 : -1;
-  if (k >= 0) c->cnt[(size_t)tpos * 5 + k]++;
+  if (k >= 0) { c->cnt[(size_t)tpos * 5 + k]++; c->cols++; }
 }
 
 /* One iteration: w[t] = theta[t] / len[t]; q(c) = count(c) / (sum of w over the targets of c);
@@ -499,7 +499,7 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       g->cnt = calloc((size_t)db->targets[bt].len * 5, sizeof(uint32_t));
       if (!g->cnt) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); free(cls); goto done; }
     }
-    col_ctx_t cc = {g->cnt};
+    col_ctx_t cc = {g->cnt, 0};
     for (size_t i = cls[c]; i < cls[c + 1]; i++) {
       bg_worker_t *w = &ws[refs[i].w];
       const bg_unit_t *u = &w->units[refs[i].u];
@@ -541,11 +541,21 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     g->candidate = g->coverage + 1e-9 >= r->opts.min_coverage && g->identity + 1e-9 >= r->opts.min_identity &&
                    !(g->partner != UINT32_MAX && (double)g->reads < BG_SHADOW_RATIO * gs[g->partner].reads);
   }
-  /* support: for every candidate allele and its partner, the bases of ALL fragments that align to it
-   * within the slack, not only those assigned to it. A candidate whose own bases are missing from that
-   * pileup where its partner's are present is not what the reads support (see bg_report). */
+  /* A mixture's minor allele: a relative a base or two from a candidate (its partner) keeps, after the hard
+   * assignment, only the fragments over its own bases, too few to cover it. With a share of the EM's
+   * fragments it is judged below on every fragment that aligns to it, as the candidates' partners are. */
+  int any_minor = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) {
-    if (!gs[t].reads || !gs[t].candidate) continue;
+    bg_gene_stat_t *g = &gs[t];
+    g->minor = g->reads && !g->candidate && g->partner != UINT32_MAX && gs[g->partner].candidate &&
+               g->em_count >= BG_MINOR_MIN_SHARE * gs[g->partner].em_count;
+    any_minor |= g->minor;
+  }
+  /* support: for every candidate allele and its partner, and every minor allele, the bases of ALL fragments
+   * that align to it within the slack, not only those assigned to it. A candidate whose own bases are missing
+   * from that pileup where its partner's are present is not what the reads support (see bg_report). */
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    if (!gs[t].reads || !(gs[t].candidate || gs[t].minor)) continue;
     uint32_t want[2] = {t, gs[t].partner};
     for (int k = 0; k < 2; k++) {
       if (want[k] == UINT32_MAX || gs[want[k]].support) continue;
@@ -561,23 +571,49 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     const uint8_t *s1 = bg_worker_unit_bases(w, u);
     if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
     const uint8_t *s2 = s1 + u->len1;
-    for (int k = 0; k < n1 + n2; k++) {
+    /* a minor allele's distinct fragments: their best alleles (the EM class) include it, not its partner */
+    for (uint32_t k = 0; any_minor && k < refs[i].n; k++) {
+      const bg_gene_stat_t *g = &gs[refs[i].set[k]];
+      if (g->minor && !bsearch(&g->partner, refs[i].set, refs[i].n, sizeof *refs[i].set, cmp_u32)) gs[refs[i].set[k]].distinct++;
+    }
+    for (int k = 0, j = 0; k < n1 + n2; k++) {
       const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
-      if (!gs[a->target].support) continue;
-      col_ctx_t cc = {gs[a->target].support};
-      if (k < n1) bg_align_count(&w->m, s1, u->len1, a, cc.cnt, count_col, &cc);
-      else bg_align_count(&w->m, s2, u->len2, a, cc.cnt, count_col, &cc);
+      bg_gene_stat_t *g = &gs[a->target];
+      if (!g->support) continue;
+      col_ctx_t cc = {g->support, 0};
+      cc.cols += k < n1 ? bg_align_count(&w->m, s1, u->len1, a, cc.cnt, count_col, &cc)
+                        : bg_align_count(&w->m, s2, u->len2, a, cc.cnt, count_col, &cc);
+      /* the bases of the fragments the EM shares the allele's reads among (once per fragment: a mate 2's
+       * allele counts unless mate 1 aligned to it; both mates' alignments are in target order) */
+      if (!bsearch(&a->target, refs[i].set, refs[i].n, sizeof *refs[i].set, cmp_u32)) continue;
+      g->class_bases += cc.cols;
+      if (k >= n1) while (j < n1 && w->a1[j].target < a->target) j++;
+      if (k < n1 || j >= n1 || w->a1[j].target != a->target) g->class_frags++;
     }
   }
   for (uint32_t t = 0; t < db->n_targets; t++) {
-    if (!gs[t].support) continue;
+    bg_gene_stat_t *g = &gs[t];
+    if (!g->support) continue;
     const bg_target_t *tg = &db->targets[t];
     const char *ref = bg_tseq(db, tg);
+    uint32_t covered = 0;
     for (uint32_t p = 0; p < tg->len; p++) {
-      const uint32_t *c = gs[t].support + (size_t)p * 5;
+      const uint32_t *c = g->support + (size_t)p * 5;
       uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
       int rk = bg_base_code((uint8_t)ref[p]);
-      if (d && (rk > 3 || c[rk] < BG_SUPPORT_MIN_READS || c[rk] < BG_SUPPORT_MIN_FRACTION * d)) gs[t].unsupported++;
+      covered += d > 0;
+      if (d && (rk > 3 || c[rk] < BG_SUPPORT_MIN_READS || c[rk] < BG_SUPPORT_MIN_FRACTION * d)) g->unsupported++;
+    }
+    g->support_covered = covered;
+    /* a minor allele is called when that pileup covers it, supports each of its bases, and enough fragments
+     * fit it better than its partner; its identity is then that of its supported bases */
+    if (!g->minor) continue;
+    double coverage = 100.0 * covered / tg->len, identity = covered ? 100.0 * (covered - g->unsupported) / covered : 0;
+    if (g->unsupported == 0 && g->distinct >= BG_MINOR_MIN_DISTINCT && coverage + 1e-9 >= r->opts.min_coverage &&
+        identity + 1e-9 >= r->opts.min_identity) {
+      g->candidate = 1;
+      g->coverage = coverage;
+      g->identity = identity;
     }
   }
   atomic_store(&r->stage, BG_STAGE_MUTATIONS);

@@ -7,7 +7,7 @@
 #include "run.h"
 
 
-typedef struct gene_call_t { uint32_t t; double identity, coverage, depth, rpkm, tpm; } gene_call_t;
+typedef struct gene_call_t { uint32_t t, reads; double identity, coverage, depth, rpkm, tpm; } gene_call_t;
 
 typedef struct classes_t { char **v; size_t n; } classes_t;
 
@@ -51,22 +51,43 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   const bg_run_options_t *o = &r->opts;
   gene_call_t *calls = calloc(db->n_targets ? db->n_targets : 1, sizeof *calls);
   if (!calls) return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory reporting");
+  uint8_t *called = calloc(db->n_targets ? db->n_targets : 1, 1);
+  if (!called) { free(calls); return bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory reporting"); }
   size_t nc = 0;
-  double rate_sum = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) {
     const bg_gene_stat_t *g = &gs[t];
-    if (!g->candidate) continue; /* thresholds and shadows: see quantify.c */
-    const bg_target_t *tg = &db->targets[t];
+    if (!g->candidate) continue; /* thresholds, shadows and mixtures' minor alleles: see quantify.c */
     /* a near-identical partner the reads support better takes its place, when that partner is called itself:
      * a sample 7 % away from blaOXA-48 and from its relative OXA-538 (39 % covered) is still blaOXA-48 */
     if (g->partner != UINT32_MAX && gs[g->partner].support && gs[g->partner].candidate &&
         g->unsupported > gs[g->partner].unsupported) continue;
-    calls[nc] = (gene_call_t){t, g->identity, g->coverage, (double)g->depth_sum / tg->len, 0, 0};
-    calls[nc].rpkm = r->read_pairs ? (double)g->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
-    rate_sum += (double)g->reads / tg->len;
-    nc++;
+    calls[nc++] = (gene_call_t){t, g->reads, g->identity, g->coverage, (double)g->depth_sum / db->targets[t].len, 0, 0};
+    called[t] = 1;
   }
-  for (size_t i = 0; i < nc; i++) calls[i].tpm = rate_sum > 0 ? ((double)gs[calls[i].t].reads / db->targets[calls[i].t].len) / rate_sum * 1e6 : 0;
+  /* Alleles called together with a partner are a mixture: the hard assignment gave the fragments that fit
+   * both to one of them, so their reads follow the EM; their depth is those reads times the mean bases of the
+   * fragments the EM shares them among (those whose best alleles include it), and their coverage and identity are those of the pileup of every
+   * fragment aligning to it (identity: its bases supported there). */
+  for (size_t i = 0; i < nc; i++) {
+    uint32_t p = gs[calls[i].t].partner;
+    if (p != UINT32_MAX && called[p]) called[p] = called[calls[i].t] = 2;
+  }
+  double rate_sum = 0;
+  for (size_t i = 0; i < nc; i++) {
+    gene_call_t *c = &calls[i];
+    const bg_gene_stat_t *g = &gs[c->t];
+    const bg_target_t *tg = &db->targets[c->t];
+    if (called[c->t] == 2 && g->support && g->class_frags) {
+      c->reads = (uint32_t)llround(g->em_count);
+      c->depth = g->em_count * ((double)g->class_bases / g->class_frags) / tg->len;
+      c->coverage = 100.0 * g->support_covered / tg->len;
+      c->identity = g->support_covered ? 100.0 * (g->support_covered - g->unsupported) / g->support_covered : 0;
+    }
+    c->rpkm = r->read_pairs ? (double)c->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
+    rate_sum += (double)c->reads / tg->len;
+  }
+  free(called);
+  for (size_t i = 0; i < nc; i++) calls[i].tpm = rate_sum > 0 ? ((double)calls[i].reads / db->targets[calls[i].t].len) / rate_sum * 1e6 : 0;
   classes_t cls = {0};
   bg_buf_t b = {0};
   bg_buf_printf(&b, "{\"engine\":{\"version\":\"%s\",\"backend\":", BG_ENGINE_VERSION);
@@ -103,7 +124,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
     bg_buf_puts(&b, ",\"accession\":"); bg_buf_json_str(&b, bg_str(db, tg->accession));
     bg_buf_puts(&b, ",\"drug_class\":"); bg_buf_json_str(&b, bg_str(db, tg->drug_class));
     bg_buf_puts(&b, ",\"phenotype\":"); bg_buf_json_str(&b, bg_str(db, tg->phenotype));
-    bg_buf_printf(&b, ",\"length\":%u,\"reads\":%u,\"identity\":", tg->len, gs[c->t].reads);
+    bg_buf_printf(&b, ",\"length\":%u,\"reads\":%u,\"identity\":", tg->len, c->reads);
     bg_buf_json_num(&b, c->identity);
     bg_buf_puts(&b, ",\"coverage\":"); bg_buf_json_num(&b, c->coverage);
     bg_buf_puts(&b, ",\"depth\":"); bg_buf_json_num(&b, c->depth);

@@ -90,9 +90,14 @@ typedef struct bg_gene_stat_t {
   uint32_t partner;       /* most abundant allele its fragments also align to, or UINT32_MAX */
   uint32_t *support;      /* len * 5: bases of every fragment aligning within the slack */
   uint32_t unsupported;   /* positions where the allele's own base lacks support in that pileup */
+  uint32_t support_covered;   /* positions with bases in support */
+  uint32_t class_frags;       /* fragments whose best alleles (EM class) include it */
+  uint64_t class_bases;       /* their bases aligned to it */
   double coverage, identity; /* percent, from cnt */
   uint64_t depth_sum;     /* bases in cnt */
   int candidate;          /* passes the identity and coverage thresholds and is no partner's shadow */
+  int minor;              /* not a candidate on its own fragments, but maybe a mixture's minor allele */
+  uint32_t distinct;      /* a minor's fragments whose best alleles include it and not its partner */
 } bg_gene_stat_t;
 
 /** Per-site observations (call key -> reads). */
@@ -104,6 +109,12 @@ typedef struct bg_gene_stat_t {
  *  fragments aligning there, show it (minority alleles of a mixture stay supported). */
 #define BG_SUPPORT_MIN_READS 2
 #define BG_SUPPORT_MIN_FRACTION 0.05
+
+/** A mixture's minor allele (a relative a base or two from a called allele, the partner) is judged on the
+ *  pileup of every fragment aligning to it when the EM gives it at least this share of its partner's
+ *  fragments, and at least BG_MINOR_MIN_DISTINCT fragments fit it better than the partner. */
+#define BG_MINOR_MIN_SHARE 0.05
+#define BG_MINOR_MIN_DISTINCT 3
 
 #define BG_SITE_KEYS 24
 typedef struct bg_site_obs_t {

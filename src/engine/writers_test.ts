@@ -37,6 +37,7 @@ function sample(): SampleResult {
       identity: 99.88,
       coverage: 100,
       depth: 20.9,
+      em_reads: 119.6,
       rpkm: 1.2e5,
       tpm: 4.1e5,
     }],
