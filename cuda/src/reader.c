@@ -1435,6 +1435,15 @@ static inline int same_name(const bg_source_t *a, const bg_source_t *b) {
   return diff == 0;
 }
 
+/* SRA's `fastq-dump --readids` names a spot's mates `<run>.<spot>.1` and `.2`: keys that differ only in a
+ * final '1' and '2' after a dot are one pair's (checked only when the keys differ, off the common path). */
+static int sra_mates(const bg_source_t *a, const bg_source_t *b) {
+  size_t n = a->name_len;
+  if (n < 3 || n != b->name_len || a->name[n - 2] != '.' || b->name[n - 2] != '.') return 0;
+  char x = a->name[n - 1], y = b->name[n - 1];
+  return ((x == '1' && y == '2') || (x == '2' && y == '1')) && memcmp(a->name, b->name, n - 1) == 0;
+}
+
 bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t max_pairs, uint64_t max_bases,
                                 char *err, size_t err_len) {
   if (r == NULL || batch == NULL || max_pairs == 0) {
@@ -1489,7 +1498,7 @@ bg_status_t bg_pair_reader_next(bg_pair_reader_t *r, bg_batch_t *batch, uint32_t
       r->finished = 1;
       break;
     }
-    if (!same_name(s1, s2)) {
+    if (!same_name(s1, s2) && !sra_mates(s1, s2)) {
       char a[96], b[96];
       printable(a, s1->name, s1->name_len);
       printable(b, s2->name, s2->name_len);

@@ -386,10 +386,34 @@ static void test_casava_and_slash_names_pair(void) {
   rec(&b, "@read8/2\tother", "ACGT", "+", NULL);
   rec(&a, "@read9", "ACGT", "+", NULL);
   rec(&b, "@read9/2", "ACGT", "+", NULL);
+  /* SRA: fastq-dump --readids (mates .1 and .2), and its default (the spot's name in both files) */
+  rec(&a, "@SRR1553606.10.1 10 length=4", "ACGT", "+", NULL);
+  rec(&b, "@SRR1553606.10.2 10 length=4", "ACGT", "+", NULL);
+  rec(&a, "@SRR1553606.11", "ACGT", "+", NULL);
+  rec(&b, "@SRR1553606.11", "ACGT", "+", NULL);
   result_t res = read_all(write_file("names_R1.fq", a.p, a.n), write_file("names_R2.fq", b.p, b.n), 100, 0);
-  CHECK(res.st == BG_OK && res.pairs == 4, "%d %llu: %s", res.st, (unsigned long long)res.pairs, res.err);
+  CHECK(res.st == BG_OK && res.pairs == 6, "%d %llu: %s", res.st, (unsigned long long)res.pairs, res.err);
   result_free(&res);
   buf_free(&a), buf_free(&b);
+}
+
+/* SRA names pair only as mates of one spot: another spot, or a final digit other than 1 and 2, is a mismatch. */
+static void test_sra_names_of_other_spots_are_pair_mismatch(void) {
+  static const char *const r2[] = {"@SRR1553606.12.2", "@SRR1553606.1.3", "@SRR1553606.1x2", "@SRR1553606.1.1"};
+  static const char *const want[] = {"R1 'SRR1553606.1.1' vs R2 'SRR1553606.12.2'", "R1 'SRR1553606.1.1' vs R2 'SRR1553606.1.3'",
+                                     "R1 'SRR1553606.1.1' vs R2 'SRR1553606.1x2'", NULL};
+  for (int i = 0; i < 4; i++) {
+    buf_t a = {0}, b = {0};
+    rec(&a, "@SRR1553606.1.1", "ACGT", "+", NULL);
+    rec(&b, r2[i], "ACGT", "+", NULL);
+    if (want[i]) expect_error(write_file("sra_R1.fq", a.p, a.n), write_file("sra_R2.fq", b.p, b.n), BG_ERR_PAIR_MISMATCH, want[i], NULL);
+    else { /* the same name in both files: pairs, as any name does */
+      result_t res = read_all(write_file("sra_R1.fq", a.p, a.n), write_file("sra_R2.fq", b.p, b.n), 100, 0);
+      CHECK(res.st == BG_OK && res.pairs == 1, "%d: %s", res.st, res.err);
+      result_free(&res);
+    }
+    buf_free(&a), buf_free(&b);
+  }
 }
 
 /* Read names of 1 to 90 characters, ended by a space, a tab or the line: the key is found at every length
@@ -1204,6 +1228,7 @@ int main(int argc, char **argv) {
   RUN(test_plain_gzip_and_bgzip_give_identical_reads);
   RUN(test_batches_respect_max_pairs_and_max_bases);
   RUN(test_casava_and_slash_names_pair);
+  RUN(test_sra_names_of_other_spots_are_pair_mismatch);
   RUN(test_name_keys_of_every_length);
   RUN(test_plus_lines_case_iupac_and_crlf_are_accepted);
   RUN(test_last_record_without_newline_and_fname_header);
