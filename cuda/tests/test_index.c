@@ -446,12 +446,39 @@ static void test_crc_combine_matches_the_whole(void) {
   free(buf);
 }
 
+/* bg_adapter_trim: cut at TruSeq's or Nextera's first 13 bases, the earlier of the two, or at a read end that
+ * holds 5 to 12 of their first bases; 4 bases, or an adapter with an error in its first 13, are not cut. */
+static void test_adapter_read_through_is_cut(void) {
+  static const struct { const char *read; uint32_t keep; } cases[] = {
+      {"ACGTTGCAACGTAGATCGGAAGAGCACACGTCTGAACT", 12},
+      {"ACGTTGCAACGTCTGTCTCTTATACACATCTCCGAGCC", 12},
+      {"ACGTCTGTCTCTTATACACATAGATCGGAAGAGCACAC", 4},
+      {"ACGTTGCAACGTTTTTAGATCGGAAGAGCCTGTCTCTTATAC", 16},
+      {"AGATCGGAAGAGCACACGTCTGAACT", 0},
+      {"ACGTTGCAACGTAGATCGGAAGAG", 12},
+      {"ACGTTGCAACGTAGATC", 12},
+      {"ACGTTGCAACGTCTGTC", 12},
+      {"ACGTTGCAACGTAGAT", 16},
+      {"ACGTTGCAACGTAGATCGGTAGAGCACACG", 30},
+      {"ACGTTGCAACGTACGTTGCA", 20},
+      {"AGATC", 0},
+      {"", 0},
+  };
+  int ok = 1;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    uint32_t got = bg_adapter_trim((const uint8_t *)cases[i].read, (uint32_t)strlen(cases[i].read));
+    if (got != cases[i].keep) { ok = 0; fprintf(stderr, "  %s: kept %u, expected %u\n", cases[i].read, got, cases[i].keep); }
+  }
+  CHECK(ok, "adapter read-through is cut where the adapter starts");
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/bg-test-index-XXXXXX");
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
   test_gapped_walk_matches_the_reference();
   test_family_gapped_scores_are_each_alleles_own();
   test_crc_combine_matches_the_whole();
+  test_adapter_read_through_is_cut();
   char p[512];
   snprintf(p, sizeof p, "%s/rf", dir); mkdir(p, 0755);
   snprintf(p, sizeof p, "%s/empty", dir); mkdir(p, 0755);
@@ -777,6 +804,30 @@ int main(void) {
     }
     CHECK(ok, "every unit's bases come back as read, R1 then R2");
     bg_worker_free(&w);
+  }
+
+  /* adapter read-through: a 90-base insert read 150 bases on into TruSeq's adapters maps as the insert alone */
+  {
+    static const char A1[] = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCACATCACGATCTCGTATGCCGTCTTCTGCTTG";
+    static const char A2[] = "AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGTAGATCTCGGTGGTCGCCGTATCATTAAAAAA";
+    uint8_t r1[150], r2[150];
+    memset(r1, 'A', sizeof r1);
+    memset(r2, 'A', sizeof r2);
+    memcpy(r1, s1 + 30, 90);
+    memcpy(r1 + 90, A1, 60);
+    for (int i = 0; i < 90; i++) r2[i] = (uint8_t)"TGCA"[strchr("ACGT", s1[119 - i]) - "ACGT"];
+    memcpy(r2 + 90, A2, 60);
+    bg_worker_t w, t;
+    bg_worker_init(&w, db);
+    bg_worker_init(&t, db);
+    int ok = bg_worker_map_pair(&w, r1, sizeof r1, r2, sizeof r2) == 0 && bg_worker_map_pair(&t, r1, 90, r2, 90) == 0;
+    ok &= w.n_units >= 1 && w.n_units == t.n_units && w.n_seqs == t.n_seqs && w.n_seqs == 90;
+    for (size_t i = 0; ok && i < w.n_units; i++)
+      ok &= w.units[i].len1 == 90 && w.units[i].len2 == 90 && w.units[i].set_n == t.units[i].set_n &&
+            memcmp(w.sets + w.units[i].set_off, t.sets + t.units[i].set_off, w.units[i].set_n * sizeof *w.sets) == 0;
+    CHECK(ok, "a pair read into its adapters maps as its insert (%zu units, %zu bytes kept)", w.n_units, w.n_seqs);
+    bg_worker_free(&w);
+    bg_worker_free(&t);
   }
 
   /* save / load round trip */
