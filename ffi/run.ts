@@ -70,6 +70,8 @@ export interface GeneCall {
   accession: string;
   drug_class: string;
   phenotype: string;
+  /** Mechanism of resistance (ResFinder's phenotypes.txt; "; "-joined when its rows differ; may be ""). */
+  mechanism: string;
   length: number;
   reads: number;
   identity: number;
@@ -100,6 +102,8 @@ export interface MutationCall {
   drug_class: string;
   phenotype: string;
   pmid: string;
+  /** Mechanism of resistance (PointFinder's phenotypes.txt; may be ""). */
+  mechanism: string;
 }
 
 /** A catalogued position reached by reads. */

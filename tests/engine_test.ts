@@ -396,6 +396,22 @@ Deno.test("the CLI writes results.json, genes.tsv, mutations.tsv and hamronizati
     for (const t of f.truth.genes) {
       assert(ham.rows.some((x) => x[gs] === t.gene), `hamronization.tsv lists ${t.gene}`);
     }
+    // mechanisms of resistance from the databases' phenotypes.txt (aac(6')-Ib-cr has two rows, two mechanisms)
+    const mechanisms = {
+      "blaTEM-1B": "Enzymatic inactivation",
+      "aac(6')-Ib-cr": "Enzymatic modification; Enzymatic inactivation",
+      gyrA: "Target modification",
+    };
+    const rm = ham.header.indexOf("resistance_mechanism");
+    for (const [gene, mechanism] of Object.entries(mechanisms)) {
+      const rows = ham.rows.filter((x) => x[gs] === gene);
+      assert(rows.length > 0 && rows.every((x) => x[rm] === mechanism), `${gene}: ${rows.map((x) => x[rm])}`);
+    }
+    assertEquals(
+      (res.genes as GeneCall[]).map((g) => [g.gene, g.mechanism]).sort(),
+      Object.entries(mechanisms).filter(([g]) => g !== "gyrA").sort(),
+    );
+    assertEquals(findMutation(res, "gyrA", "S83L").mechanism, mechanisms.gyrA);
     const left = [];
     for await (const e of Deno.readDir(`${out}/S1`)) left.push(e.name);
     assert(!left.some((n) => n.endsWith(".tmp")), `no temporary files left: ${left.join(", ")}`);

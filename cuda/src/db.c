@@ -11,14 +11,14 @@
 /* ---- builder ------------------------------------------------------------------------------ */
 
 typedef struct tdraft_t {
-  char *name, *gene, *acc, *cls, *pheno, *species;
+  char *name, *gene, *acc, *cls, *pheno, *species, *mech;
   char *seq; uint32_t len;
   uint32_t kind; int32_t promoter_len; uint32_t is_rna;
 } tdraft_t;
 
 typedef struct sdraft_t {
   uint32_t target; int32_t pos; uint32_t type;
-  char *ref, *ref_codon, *alts, *cls, *pheno, *pmid;
+  char *ref, *ref_codon, *alts, *cls, *pheno, *pmid, *mech;
 } sdraft_t;
 
 typedef struct builder_t {
@@ -220,7 +220,7 @@ static void meta_value(const bg_db_t *db, const char *key, char *out, size_t cap
 
 /* ---- ResFinder ---------------------------------------------------------------------------- */
 
-typedef struct pheno_t { char *key, *cls, *pheno; size_t row; } pheno_t;
+typedef struct pheno_t { char *key, *cls, *pheno, *mech; size_t row; } pheno_t;
 typedef struct rf_ctx_t { pheno_t *ph; size_t nph; const char *file_class; } rf_ctx_t;
 
 static int cmp_pheno(const void *a, const void *b) { return strcmp(((const pheno_t *)a)->key, ((const pheno_t *)b)->key); }
@@ -243,22 +243,30 @@ static char *join_items(char *list, const char *csv) {
   return list ? list : xstrdup("");
 }
 
-/** Merges the rows of one allele (sorted, adjacent) into one entry: the union of their classes and of their
- * phenotypes, the first row's first. A single row is kept verbatim. Returns the new count. */
+/** Adds a mechanism of resistance to a "; "-joined list, repeats left out (one may hold commas: "Efflux pump
+ * Must be in an operon with oqxA,phenotype differs …"). */
+static char *join_mech(char *list, const char *mech) {
+  if (mech[0]) list = join_unique(list, mech, "; ");
+  return list ? list : xstrdup("");
+}
+
+/** Merges the rows of one allele (sorted, adjacent) into one entry: the union of their classes, of their
+ * phenotypes and of their mechanisms, the first row's first. A single row is kept verbatim. Returns the new count. */
 static size_t merge_pheno_rows(pheno_t *ph, size_t n) {
   size_t out = 0;
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
     pheno_t m = ph[i];
     if (j < n && strcmp(ph[j].key, m.key) == 0) {
-      char *cls = join_items(NULL, m.cls), *pheno = join_items(NULL, m.pheno);
+      char *cls = join_items(NULL, m.cls), *pheno = join_items(NULL, m.pheno), *mech = join_mech(NULL, m.mech);
       for (; j < n && strcmp(ph[j].key, m.key) == 0; j++) {
         cls = join_items(cls, ph[j].cls);
         pheno = join_items(pheno, ph[j].pheno);
-        free(ph[j].key); free(ph[j].cls); free(ph[j].pheno);
+        mech = join_mech(mech, ph[j].mech);
+        free(ph[j].key); free(ph[j].cls); free(ph[j].pheno); free(ph[j].mech);
       }
-      free(m.cls); free(m.pheno);
-      m.cls = cls; m.pheno = pheno;
+      free(m.cls); free(m.pheno); free(m.mech);
+      m.cls = cls; m.pheno = pheno; m.mech = mech;
     }
     ph[out++] = m;
     i = j;
@@ -319,6 +327,7 @@ static void rf_record(builder_t *b, char *name, char *seq, uint32_t len, void *v
   split_header(name, &t->gene, &t->acc);
   t->cls = xstrdup(cls);
   t->pheno = xstrdup(ph ? ph->pheno : "");
+  t->mech = xstrdup(ph ? ph->mech : "");
   t->species = xstrdup("");
 }
 
@@ -349,7 +358,7 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
       int nf = split_tsv(line, f, 8);
       if (nf < 3 || !f[0][0]) continue;
       if (ctx.nph == cap) { cap *= 2; ctx.ph = realloc(ctx.ph, cap * sizeof *ctx.ph); }
-      ctx.ph[ctx.nph] = (pheno_t){xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2]), ctx.nph};
+      ctx.ph[ctx.nph] = (pheno_t){xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2]), xstrdup(nf > 4 ? f[4] : ""), ctx.nph};
       ctx.nph++;
     }
     free(text);
@@ -411,7 +420,7 @@ static bg_status_t load_resfinder(builder_t *b, const char *dir) {
   free(files);
   for (size_t k = 0; k < ncfg; k++) { free(cfg_key[k]); free(cfg_val[k]); }
   free(cfg_key); free(cfg_val);
-  for (size_t k = 0; k < ctx.nph; k++) { free(ctx.ph[k].key); free(ctx.ph[k].cls); free(ctx.ph[k].pheno); }
+  for (size_t k = 0; k < ctx.nph; k++) { free(ctx.ph[k].key); free(ctx.ph[k].cls); free(ctx.ph[k].pheno); free(ctx.ph[k].mech); }
   free(ctx.ph);
   if (st_out == BG_OK && b->nt == 0)
     st_out = bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE,
@@ -463,7 +472,7 @@ static void pf_record(builder_t *b, char *name, char *seq, uint32_t len, void *v
   split_header(name, &g, &acc);
   free(g);
   t->acc = acc;
-  t->cls = xstrdup(""); t->pheno = xstrdup(""); t->species = xstrdup(ctx->species);
+  t->cls = xstrdup(""); t->pheno = xstrdup(""); t->mech = xstrdup(""); t->species = xstrdup(ctx->species);
   t->is_rna = (uint32_t)ctx->rna;
   const char *ps = strstr(ctx->gene, "promoter-size-");
   t->promoter_len = ps ? atoi(ps + 14) : 0;
@@ -510,7 +519,12 @@ static int32_t site_index(const tdraft_t *t, uint32_t type, int32_t pos) {
 static void add_site(builder_t *b, uint32_t target, uint32_t type, int32_t pos, char **f, int nf) {
   const char *ref = type == BG_MUT_AA ? f[5] : type == BG_MUT_NUC ? f[4] : "-";
   const char *alts = f[6];
-  const char *cls = nf > 7 ? f[7] : "", *pheno = nf > 8 ? f[8] : "", *pmid = nf > 9 ? f[9] : "";
+  const char *cls = nf > 7 ? f[7] : "", *pheno = nf > 8 ? f[8] : "", *pmid = nf > 9 ? f[9] : "", *mech = nf > 10 ? f[10] : "";
+  /* nine M. tuberculosis rows hold an empty PMID column and the PMID in the mechanism's (29358649) */
+  if (mech[0] && strspn(mech, "0123456789, ") == strlen(mech)) {
+    if (!pmid[0]) pmid = mech;
+    mech = "";
+  }
   for (uint32_t i = 0; i < b->ns; i++) {
     sdraft_t *s = &b->s[i];
     if (s->target == target && s->pos == pos && s->type == type) {
@@ -521,6 +535,7 @@ static void add_site(builder_t *b, uint32_t target, uint32_t type, int32_t pos, 
       s->cls = join_unique(s->cls, cls, ", ");
       s->pheno = join_unique(s->pheno, pheno, ", ");
       s->pmid = join_unique(s->pmid, pmid, ",");
+      s->mech = join_mech(s->mech, mech);
       return;
     }
   }
@@ -536,7 +551,7 @@ static void add_site(builder_t *b, uint32_t target, uint32_t type, int32_t pos, 
   for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) s->alts = join_unique(s->alts, a, ",");
   free(copy);
   if (!s->alts) s->alts = xstrdup("");
-  s->cls = xstrdup(cls); s->pheno = xstrdup(pheno); s->pmid = xstrdup(pmid);
+  s->cls = xstrdup(cls); s->pheno = xstrdup(pheno); s->pmid = xstrdup(pmid); s->mech = xstrdup(mech);
 }
 
 static bg_status_t load_species(builder_t *b, const char *root, const char *species) {
@@ -715,11 +730,11 @@ static int cmp_site(const void *a, const void *b) {
 static void builder_free(builder_t *b) {
   for (uint32_t i = 0; i < b->nt; i++) {
     tdraft_t *t = &b->t[i];
-    free(t->name); free(t->gene); free(t->acc); free(t->cls); free(t->pheno); free(t->species); free(t->seq);
+    free(t->name); free(t->gene); free(t->acc); free(t->cls); free(t->pheno); free(t->species); free(t->mech); free(t->seq);
   }
   for (uint32_t i = 0; i < b->ns; i++) {
     sdraft_t *s = &b->s[i];
-    free(s->ref); free(s->ref_codon); free(s->alts); free(s->cls); free(s->pheno); free(s->pmid);
+    free(s->ref); free(s->ref_codon); free(s->alts); free(s->cls); free(s->pheno); free(s->pmid); free(s->mech);
   }
   free(b->t); free(b->s);
   bg_buf_free(&b->warnings);
@@ -760,6 +775,7 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
     bg_target_t *t = &targets[i];
     t->name = put_str(&strings, d->name); t->gene = put_str(&strings, d->gene); t->accession = put_str(&strings, d->acc);
     t->drug_class = put_str(&strings, d->cls); t->phenotype = put_str(&strings, d->pheno); t->species = put_str(&strings, d->species);
+    t->mechanism = put_str(&strings, d->mech);
     t->seq = seqs.n; t->len = d->len; t->kind = d->kind; t->promoter_len = d->promoter_len; t->is_rna = d->is_rna;
     bg_buf_put(&seqs, d->seq, d->len);
     bg_buf_put(&seqs, "", 1);
@@ -770,6 +786,7 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
     s2->target = d->target; s2->pos = d->pos; s2->type = d->type;
     s2->ref = put_str(&strings, d->ref); s2->ref_codon = put_str(&strings, d->ref_codon); s2->alts = put_str(&strings, d->alts);
     s2->drug_class = put_str(&strings, d->cls); s2->phenotype = put_str(&strings, d->pheno); s2->pmid = put_str(&strings, d->pmid);
+    s2->mechanism = put_str(&strings, d->mech);
     s2->tidx = site_index(&b.t[d->target], d->type, d->pos);
     if (d->type == BG_MUT_DEL) s2->tidx = deletion_index(&b.t[d->target], s2->tidx, d->alts);
     bg_target_t *t = &targets[d->target];

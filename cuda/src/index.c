@@ -306,10 +306,20 @@ BG_API bg_status_t bg_db_load(bg_db_t *db, const char *path) {
     const bg_target_t *t = &db->targets[i];
     if (t->seq + t->len >= db->seqs_len || t->name >= db->strings_len || t->gene >= db->strings_len || t->accession >= db->strings_len ||
         t->drug_class >= db->strings_len || t->phenotype >= db->strings_len || t->species >= db->strings_len ||
-        (t->n_sites && (uint64_t)t->first_site + t->n_sites > db->n_sites)) {
+        t->mechanism >= db->strings_len || (t->n_sites && (uint64_t)t->first_site + t->n_sites > db->n_sites)) {
       db->targets = NULL; db->n_targets = 0;
       munmap(map, db->map_len); db->map = NULL;
       return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: target table out of range (%s)", path);
+    }
+  }
+  for (uint32_t i = 0; i < db->n_sites; i++) {
+    const bg_site_t *s = &db->sites[i];
+    if (s->target >= db->n_targets || s->ref >= db->strings_len || s->ref_codon >= db->strings_len || s->alts >= db->strings_len ||
+        s->drug_class >= db->strings_len || s->phenotype >= db->strings_len || s->pmid >= db->strings_len ||
+        s->mechanism >= db->strings_len || (s->tidx >= 0 && (uint32_t)s->tidx >= db->targets[s->target].len)) {
+      db->targets = NULL; db->n_targets = 0; db->sites = NULL; db->n_sites = 0;
+      munmap(map, db->map_len); db->map = NULL;
+      return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: site table out of range (%s)", path);
     }
   }
   madvise(map, db->map_len, MADV_WILLNEED);

@@ -14,7 +14,8 @@
 #define BG_KMASK ((1ull << (2 * BG_K)) - 1)
 #define BG_ERRMSG_LEN 1024
 #define BG_INDEX_MAGIC "BGDBIDX1"
-#define BG_INDEX_VERSION 3u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites */
+#define BG_INDEX_VERSION 4u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites;
+                              4: mechanisms of resistance */
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +142,8 @@ typedef struct bg_target_t {
   int32_t promoter_len;  /* > 0: first promoter_len bases are upstream, numbered -promoter_len..-1 */
   uint32_t is_rna;
   uint32_t first_site, n_sites; /* PointFinder: catalogued sites of this gene */
+  uint32_t mechanism;    /* string: mechanism of resistance (ResFinder's phenotypes.txt; "" for PointFinder genes) */
+  uint32_t reserved;     /* 0 */
 } bg_target_t;
 
 /** One catalogued PointFinder site (repeated table rows merged). */
@@ -153,6 +156,7 @@ typedef struct bg_site_t {
   uint32_t alts;         /* string: comma-separated resistant AAs / bases / inserted sequences */
   uint32_t drug_class, phenotype, pmid; /* strings */
   int32_t tidx;          /* 0-based index into the target sequence of the site's first base (-1: outside) */
+  uint32_t mechanism;    /* string: mechanism of resistance */
 } bg_site_t;
 
 /** k-mer hash table slot; key 0 = empty, else canonical k-mer + 1. */

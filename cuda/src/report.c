@@ -124,6 +124,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
     bg_buf_puts(&b, ",\"accession\":"); bg_buf_json_str(&b, bg_str(db, tg->accession));
     bg_buf_puts(&b, ",\"drug_class\":"); bg_buf_json_str(&b, bg_str(db, tg->drug_class));
     bg_buf_puts(&b, ",\"phenotype\":"); bg_buf_json_str(&b, bg_str(db, tg->phenotype));
+    bg_buf_puts(&b, ",\"mechanism\":"); bg_buf_json_str(&b, bg_str(db, tg->mechanism));
     bg_buf_printf(&b, ",\"length\":%u,\"reads\":%u,\"identity\":", tg->len, c->reads);
     bg_buf_json_num(&b, c->identity);
     bg_buf_puts(&b, ",\"coverage\":"); bg_buf_json_num(&b, c->coverage);
@@ -219,6 +220,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
           bg_buf_puts(&b, ",\"drug_class\":"); bg_buf_json_str(&b, bg_str(db, s->drug_class));
           bg_buf_puts(&b, ",\"phenotype\":"); bg_buf_json_str(&b, bg_str(db, s->phenotype));
           bg_buf_puts(&b, ",\"pmid\":"); bg_buf_json_str(&b, bg_str(db, s->pmid));
+          bg_buf_puts(&b, ",\"mechanism\":"); bg_buf_json_str(&b, bg_str(db, s->mechanism));
           bg_buf_puts(&b, "}");
           add_classes(&cls, bg_str(db, s->drug_class));
         }

@@ -1,5 +1,6 @@
 /* test_index.c — C-level tests of database building and the index file. */
 #include <ctype.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,21 @@ static void test_real_sources(void) {
           "%s classes: %s", aac[k], cls);
     CHECK(has_item(ph, "Tobramycin") && has_item(ph, "Amikacin") && has_item(ph, "Ciprofloxacin"), "%s phenotypes: %s", aac[k], ph);
   }
+  /* mechanisms of resistance: aac(6')-Ib-cr's two rows give two */
+  const bg_target_t *aac1 = find_target(db, aac[0]), *tem = find_target(db, "blaTEM-1B_1_AY458016");
+  CHECK(aac1 && strcmp(bg_str(db, aac1->mechanism), "Enzymatic modification; Enzymatic inactivation") == 0 && tem &&
+            strcmp(bg_str(db, tem->mechanism), "Enzymatic inactivation") == 0,
+        "mechanisms: aac(6')-Ib-cr '%s', blaTEM-1B '%s'", aac1 ? bg_str(db, aac1->mechanism) : "?", tem ? bg_str(db, tem->mechanism) : "?");
+  /* M. tuberculosis rows whose PMID sits in the mechanism's column: a PMID, no mechanism */
+  const bg_target_t *embB = find_target(db, "embB_1_LR027516.1");
+  int shifted = 0, numeric = 0;
+  for (uint32_t i = 0; embB && i < db->n_sites; i++) {
+    const bg_site_t *si = &db->sites[i];
+    const char *m = bg_str(db, si->mechanism);
+    numeric += m[0] && strspn(m, "0123456789, ") == strlen(m);
+    if (&db->targets[si->target] == embB && si->pos == 423 && si->type == BG_MUT_AA) shifted = strstr(bg_str(db, si->pmid), "29358649") != NULL;
+  }
+  CHECK(embB && shifted && numeric == 0, "embB M423T's PMID recovered (%d), no numeric mechanism (%d)", shifted, numeric);
   /* macrolide.fsa writes "> erm(N)_2_MZ015744": the allele keeps its name, phenotypes.txt rows and classes */
   const bg_target_t *ermN = find_target(db, "erm(N)_2_MZ015744");
   CHECK(ermN && strcmp(bg_str(db, ermN->gene), "erm(N)") == 0 && *bg_str(db, ermN->phenotype) &&
@@ -857,6 +873,33 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "checksum") && strstr(bg_db_errmsg(db2), bad), "flipped byte: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
+  /* a string offset out of range in a file whose checksum is right (crafted): refused, naming the table. The
+   * header: crc at byte 24, the sections' offsets from byte 80 (targets, then sites). */
+  for (int which = 0; which < 2; which++) {
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n);
+    FILE *f = fopen(idx, "rb");
+    int ok = buf && f && fread(buf, 1, n, f) == n;
+    if (f) fclose(f);
+    uint64_t sec = 0;
+    uint32_t far = 0x7fffff00u;
+    if (ok) {
+      memcpy(&sec, buf + 80 + 8 * which, 8);
+      memcpy(buf + sec + (which ? offsetof(bg_site_t, mechanism) : offsetof(bg_target_t, mechanism)), &far, 4);
+      uint32_t crc = crc32_gzip_refl(0, buf + 256, n - 256);
+      memcpy(buf + 24, &crc, 4);
+      f = fopen(bad, "wb");
+      ok = f && fwrite(buf, 1, n, f) == n;
+      if (f) fclose(f);
+    }
+    free(buf);
+    CHECK(ok, "wrote a crafted index");
+    db2 = bg_db_new();
+    s = bg_db_load(db2, bad);
+    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), which ? "site table out of range" : "target table out of range"),
+          "crafted %s mechanism offset: %s", which ? "site" : "target", bg_db_errmsg(db2));
+    bg_db_free(db2);
+  }
   snprintf(cmd, sizeof cmd, "head -c %lld %s > %s", (long long)st.st_size - 100, idx, bad);
   CHECK(system(cmd) == 0, "made a truncated copy");
   db2 = bg_db_new();
@@ -875,7 +918,7 @@ int main(void) {
     if (f) fclose(f);
     db2 = bg_db_new();
     s = bg_db_load(db2, bad);
-    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 3: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
+    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 4: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
     bg_db_free(db2);
   }
   put("notindex.bgdb", "this is a FASTA file, not an index, but long enough to be read as a header........................................................................................................................................................................................................................");

@@ -35,6 +35,7 @@ export const GENE_COLUMNS = [
   "accession",
   "drug_class",
   "phenotype",
+  "mechanism",
   "length",
   "reads",
   "identity",
@@ -62,6 +63,7 @@ export const MUTATION_COLUMNS = [
   "drug_class",
   "phenotype",
   "pmid",
+  "mechanism",
 ] as const;
 
 /** The hAMRonization (v1.1) summary columns, in the order `hamronize summarize -t tsv` writes them. */
@@ -195,6 +197,7 @@ export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta =
       coverage_depth: g.depth,
       drug_class: g.drug_class,
       predicted_phenotype: g.phenotype,
+      resistance_mechanism: g.mechanism,
       reference_gene_length: g.length,
       sequence_identity: g.identity,
     });
@@ -216,6 +219,7 @@ export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta =
       nucleotide_mutation: aa ? undefined : m.mutation,
       amino_acid_mutation: aa ? hgvsProtein(m.ref, m.position, m.alt) : undefined,
       predicted_phenotype: m.phenotype,
+      resistance_mechanism: m.mechanism,
     });
   }
   return toTsv(HAMRONIZATION_COLUMNS, rows);

@@ -32,6 +32,7 @@ function sample(): SampleResult {
       accession: "AY458016",
       drug_class: "Beta-lactam",
       phenotype: "Amoxicillin, Ampicillin",
+      mechanism: "Enzymatic inactivation",
       length: 861,
       reads: 120,
       identity: 99.88,
@@ -59,6 +60,7 @@ function sample(): SampleResult {
         drug_class: "Quinolone",
         phenotype: "Ciprofloxacin, Nalidixic acid",
         pmid: "8392306",
+        mechanism: "Target modification",
       },
       {
         species: "escherichia_coli",
@@ -75,6 +77,7 @@ function sample(): SampleResult {
         drug_class: "Macrolide",
         phenotype: "Azithromycin\tErythromycin\nx",
         pmid: "",
+        mechanism: "",
       },
     ],
     sites: [],
@@ -85,9 +88,10 @@ function sample(): SampleResult {
 Deno.test("genes.tsv has a header and one row per gene call in JSON field order", () => {
   assert.equal(
     genesTsv(sample()),
-    "sample_id\tallele\tgene\taccession\tdrug_class\tphenotype\tlength\treads\tidentity\tcoverage\tdepth\trpkm\ttpm\n" +
-      "S1\tblaTEM-1B_1_AY458016\tblaTEM-1B\tAY458016\tBeta-lactam\tAmoxicillin, Ampicillin\t861\t120\t99.88\t100\t" +
-      "20.9\t120000\t410000\n",
+    "sample_id\tallele\tgene\taccession\tdrug_class\tphenotype\tmechanism\tlength\treads\tidentity\tcoverage\tdepth\t" +
+      "rpkm\ttpm\n" +
+      "S1\tblaTEM-1B_1_AY458016\tblaTEM-1B\tAY458016\tBeta-lactam\tAmoxicillin, Ampicillin\tEnzymatic inactivation\t861\t" +
+      "120\t99.88\t100\t20.9\t120000\t410000\n",
   );
 });
 
@@ -95,10 +99,10 @@ Deno.test("mutations.tsv has one row per mutation, blanks for absent codons and 
   assert.equal(
     mutationsTsv(sample()),
     "sample_id\tspecies\tgene\tmutation\ttype\tposition\tref\talt\tref_codon\talt_codon\tdepth\talt_reads\t" +
-      "frequency\tdrug_class\tphenotype\tpmid\n" +
+      "frequency\tdrug_class\tphenotype\tpmid\tmechanism\n" +
       "S1\tescherichia_coli\tgyrA\tS83L\tAA\t83\tS\tL\tTCG\tTTG\t30\t29\t0.9667\tQuinolone\t" +
-      "Ciprofloxacin, Nalidixic acid\t8392306\n" +
-      "S1\tescherichia_coli\t23S\tn.2058A>G\tNUC\t2058\tA\tG\t\t\t12\t12\t1\tMacrolide\tAzithromycin Erythromycin x\t\n",
+      "Ciprofloxacin, Nalidixic acid\t8392306\tTarget modification\n" +
+      "S1\tescherichia_coli\t23S\tn.2058A>G\tNUC\t2058\tA\tG\t\t\t12\t12\t1\tMacrolide\tAzithromycin Erythromycin x\t\t\n",
   );
 });
 
@@ -146,6 +150,9 @@ Deno.test("hamronization.tsv has the 36 hAMRonization columns and one row per ge
   assert.equal(rows[0].coverage_depth, "20.9");
   assert.equal(rows[0].reference_gene_length, "861");
   assert.equal(rows[0].drug_class, "Beta-lactam");
+  assert.equal(rows[0].resistance_mechanism, "Enzymatic inactivation");
+  assert.equal(rows[1].resistance_mechanism, "Target modification");
+  assert.equal(rows[2].resistance_mechanism, "");
   assert.equal(rows[1].genetic_variation_type, "protein_variant_detected");
   assert.equal(rows[1].amino_acid_mutation, "p.Ser83Leu");
   assert.equal(rows[1].nucleotide_mutation, "");
