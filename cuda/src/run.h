@@ -45,6 +45,10 @@ int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uin
  *  they are mapped. */
 #define BG_ADAPTER_MIN_END 5
 uint32_t bg_adapter_trim(const uint8_t *s, uint32_t len);
+/** A mate's length without a two-colour sequencer's poly-G tail: cut where a 3' stretch of at least
+ *  BG_POLYG_MIN bases, starting with GG, holds at most one other base in eight. Applied before bg_adapter_trim. */
+#define BG_POLYG_MIN 10
+uint32_t bg_polyg_trim(const uint8_t *s, uint32_t len);
 /**
  * Records a unit: the fragment's bases at seq_off, the sorted-on-the-way target set (n ids), which mates
  * support it, and the mates' alignments, taken from w->a1 (n1) and w->a2 (n2). 0, or -1 out of memory.

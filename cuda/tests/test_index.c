@@ -488,6 +488,29 @@ static void test_adapter_read_through_is_cut(void) {
   CHECK(ok, "adapter read-through is cut where the adapter starts");
 }
 
+/* bg_polyg_trim: a 3' stretch of >= 10 bases starting with GG, at most one other base in eight, is cut (a G before
+ * another base stays); 9 G's, a stretch with too many other bases, or a read ending in another base are kept. */
+static void test_polyg_tail_is_cut(void) {
+  static const struct { const char *read; uint32_t keep; } cases[] = {
+      {"ACGTTGCAACGTGGGGGGGGGG", 12},
+      {"ACGTTGCAACGTGGGGGGGGGGGGGGGGGGGGGGGGGGGGG", 12},
+      {"ACGTTGCAACGTGGGGAGGGGGGGGGGGGG", 12},
+      {"ACGTTGCAACGTGGAGGAGGGGG", 23},
+      {"ACGTTGCAACGTGGGGGGGGG", 21},
+      {"ACGTTGCAACGAGGGGGGGGGG", 12},
+      {"ACGTTGCAACGTGGGGGGGGGGA", 23},
+      {"GGGGGGGGGGGG", 0},
+      {"ACGTTGCAACGTCCCCCCCCCCCC", 24},
+      {"", 0},
+  };
+  int ok = 1;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    uint32_t got = bg_polyg_trim((const uint8_t *)cases[i].read, (uint32_t)strlen(cases[i].read));
+    if (got != cases[i].keep) { ok = 0; fprintf(stderr, "  %s: kept %u, expected %u\n", cases[i].read, got, cases[i].keep); }
+  }
+  CHECK(ok, "poly-G tails are cut where they start");
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/bg-test-index-XXXXXX");
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
@@ -495,6 +518,7 @@ int main(void) {
   test_family_gapped_scores_are_each_alleles_own();
   test_crc_combine_matches_the_whole();
   test_adapter_read_through_is_cut();
+  test_polyg_tail_is_cut();
   char p[512];
   snprintf(p, sizeof p, "%s/rf", dir); mkdir(p, 0755);
   snprintf(p, sizeof p, "%s/empty", dir); mkdir(p, 0755);
