@@ -251,7 +251,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   if (sites.p) bg_buf_puts(&b, sites.p);
   bg_buf_free(&sites);
   bg_buf_puts(&b, "],\"drug_classes\":[");
-  qsort(cls.v, cls.n, sizeof *cls.v, cmp_str);
+  if (cls.n) qsort(cls.v, cls.n, sizeof *cls.v, cmp_str); /* qsort(NULL, 0) is undefined */
   for (size_t i = 0; i < cls.n; i++) {
     if (i) bg_buf_puts(&b, ",");
     bg_buf_json_str(&b, cls.v[i]);
