@@ -1,5 +1,5 @@
-// Reads not trimmed of their adapters: a fragment shorter than the reads is read on into the adapter (TruSeq,
-// Nextera). Those pairs must count as their inserts do: before the engine cut adapters, 60-, 100- and 130-base
+// Reads not trimmed of their adapters: a fragment shorter than the reads is read on into the adapter (Illumina
+// TruSeq, Nextera; MGI/DNBSEQ). Those pairs must count as their inserts do: before the engine cut adapters, 60-, 100- and 130-base
 // inserts in 150-base reads lost 38, 23 and 13 % of blaTEM-1B's pairs. Two-colour sequencers (NextSeq,
 // NovaSeq) also end reads whose signal fades in G's: 10, 30 and 50 of them ending every R1 lost 6, 11 and 21 %.
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ const ADAPTERS = {
     "AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGTAGATCTCGGTGGTCGCCGTATCATT",
   ],
   nextera: ["CTGTCTCTTATACACATCTCCGAGCCCACGAGAC", "CTGTCTCTTATACACATCTGACGCTGCCGACGA"],
+  mgi: ["AAGTCGGAGGCCAAGCGGTCTTAGGAAGACAA", "AAGTCGGATCGTAGCCATGTCGTTCTGTGAGCCAAGGAGTTG"],
 };
 
 /** Pairs of `insert`-base fragments every `step` bases of `gene`, read `read` bases on into `adapters`
@@ -41,7 +42,7 @@ async function genes(db: Database, dir: string, reads: { r1: string; r2: string 
 }
 
 Deno.test({
-  name: "pairs read on into TruSeq or Nextera adapters give the genes, reads and depth of their inserts",
+  name: "pairs read on into TruSeq, Nextera or MGI adapters give the genes, reads and depth of their inserts",
   ignore: unavailable !== "",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "bg-adapter-" });

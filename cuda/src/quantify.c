@@ -230,27 +230,31 @@ const uint8_t *bg_worker_unit_bases(bg_worker_t *w, const bg_unit_t *u) {
   return w->bases;
 }
 
-/* Illumina adapter read-through: a fragment shorter than its reads is read on into the adapter, whose bases
- * would count as mismatches (a 100-base insert in 150-base reads lost a quarter of its pairs). TruSeq's adapters
- * begin AGATCGGAAGAGC on both mates, Nextera's CTGTCTCTTATAC. No ResFinder or PointFinder sequence holds either
- * (on either strand), and only pairs that passed the screen are looked at. */
-static const char ADAPTERS[2][14] = {"AGATCGGAAGAGC", "CTGTCTCTTATAC"};
+/* Adapter read-through: a fragment shorter than its reads is read on into the adapter, whose bases would count
+ * as mismatches (a 100-base insert in 150-base reads lost a quarter of its pairs). The adapters' first 13 bases:
+ * Illumina TruSeq (both mates) and Nextera, and MGI/DNBSEQ's read 1 and read 2 adapters (fastp's list). None
+ * occurs in a ResFinder or PointFinder sequence (on either strand); only pairs that passed the screen are looked
+ * at. */
+#define N_ADAPTERS 4
+static const char ADAPTERS[N_ADAPTERS][14] = {"AGATCGGAAGAGC", "CTGTCTCTTATAC", "AAGTCGGAGGCCA", "AAGTCGGATCGTA"};
 #define WORD4(a) ((uint32_t)(uint8_t)(a)[0] << 24 | (uint32_t)(uint8_t)(a)[1] << 16 | (uint32_t)(uint8_t)(a)[2] << 8 | (uint8_t)(a)[3])
 
 uint32_t bg_adapter_trim(const uint8_t *s, uint32_t len) {
-  /* one pass for both: each 4-base window against the adapters' first four bases, then the 13 compared
-   * (memmem per adapter and mate cost ~0.5 % of a run, its tables set up at every call) */
-  const uint32_t w0 = WORD4(ADAPTERS[0]), w1 = WORD4(ADAPTERS[1]);
+  /* one pass for all: each 4-base window against the adapters' first four bases (AGAT, CTGT, AAGT), then the
+   * 13 compared (memmem per adapter and mate cost ~0.5 % of a run, its tables set up at every call) */
+  const uint32_t w0 = WORD4(ADAPTERS[0]), w1 = WORD4(ADAPTERS[1]), w2 = WORD4(ADAPTERS[2]);
   uint32_t w = 0;
   for (uint32_t i = 0; i < len; i++) {
     w = w << 8 | s[i];
-    if (i < 3 || (w != w0 && w != w1)) continue;
-    uint32_t at = i - 3;
-    if (at + 13 <= len && memcmp(s + at, ADAPTERS[w == w1], 13) == 0) return at;
+    if (i < 3 || (w != w0 && w != w1 && w != w2) || i + 10 > len) continue;
+    const uint8_t *at = s + i - 3;
+    for (int a = 0; a < N_ADAPTERS; a++)
+      if (memcmp(at, ADAPTERS[a], 13) == 0) return i - 3;
   }
   /* else an adapter's first 5 to 12 bases ending the read: the longest */
   for (uint32_t k = len < 12 ? len : 12; k >= BG_ADAPTER_MIN_END; k--)
-    if (memcmp(s + len - k, ADAPTERS[0], k) == 0 || memcmp(s + len - k, ADAPTERS[1], k) == 0) return len - k;
+    for (int a = 0; a < N_ADAPTERS; a++)
+      if (memcmp(s + len - k, ADAPTERS[a], k) == 0) return len - k;
   return len;
 }
 

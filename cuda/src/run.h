@@ -40,7 +40,7 @@ void bg_worker_init(bg_worker_t *w, const bg_db_t *db);
 void bg_worker_free(bg_worker_t *w);
 /** Maps one pair in both universes and records its units. 0 on success, -1 out of memory. */
 int bg_worker_map_pair(bg_worker_t *w, const uint8_t *s1, uint32_t l1, const uint8_t *s2, uint32_t l2);
-/** A mate's length without Illumina adapter read-through (TruSeq, Nextera): cut at the adapter's first 13
+/** A mate's length without adapter read-through (Illumina TruSeq, Nextera; MGI/DNBSEQ): cut at the adapter's first 13
  *  bases, or at a read end holding at least its first BG_ADAPTER_MIN_END bases. Pairs are trimmed so before
  *  they are mapped. */
 #define BG_ADAPTER_MIN_END 5

@@ -478,6 +478,10 @@ static void test_adapter_read_through_is_cut(void) {
       {"ACGTTGCAACGTAGATCGGTAGAGCACACG", 30},
       {"ACGTTGCAACGTACGTTGCA", 20},
       {"AGATC", 0},
+      {"ACGTTGCAACGTAAGTCGGAGGCCAAGCGGTCTTAGG", 12},
+      {"ACGTTGCAACGTAAGTCGGATCGTAGCCATGTCGTTC", 12},
+      {"ACGTTGCAACGTAAGTCGGAT", 12},
+      {"ACGTTGCAACGTAAGTCGGAGGTCAAGCGG", 30},
       {"", 0},
   };
   int ok = 1;
