@@ -221,6 +221,39 @@ Deno.test("mutation depth, alt reads and frequency agree with the simulated mixt
   assert(parC.frequency > 0.15 && parC.frequency < 0.55, "parC S80I is heteroresistant, not fixed");
 });
 
+Deno.test("NovaSeq-like reads (inserts shorter than the reads, into adapters and poly-G) give the planted calls", async () => {
+  const { f, r } = await result("novaseq");
+  assertGeneCalls(f, r);
+  assertMutationCalls(f, r);
+  for (const t of f.truth.genes.filter(mustReport)) {
+    const g = r.genes.find((x) => x.allele === t.allele || t.indistinguishable.includes(x.allele))!;
+    assert(
+      g.depth >= 0.85 * t.simDepth && g.depth <= 1.15 * t.simDepth,
+      `${t.allele}: depth ${g.depth} vs simulated ${t.simDepth.toFixed(2)}`,
+    );
+    assert(
+      g.reads >= 0.95 * t.pairsInside && g.reads <= 1.05 * t.pairsTouching,
+      `${t.allele}: ${g.reads} pairs vs ${t.pairsInside} inside / ${t.pairsTouching} touching`,
+    );
+    assert(
+      g.identity >= 99.5 && g.coverage >= 98,
+      `${t.allele}: identity ${g.identity}, coverage ${g.coverage}`,
+    );
+  }
+  for (const t of f.truth.mutations) {
+    const m = findMutation(r, t.gene, t.mutation);
+    assert(
+      m.depth >= 0.85 * t.pairs && m.depth <= 1.05 * t.reads,
+      `${t.gene} ${t.mutation}: depth ${m.depth} vs ${t.pairs} pairs / ${t.reads} reads simulated over the site`,
+    );
+    assert(
+      Math.abs(m.frequency - t.frequency) <= 0.1,
+      `${t.gene} ${t.mutation}: frequency ${m.frequency} vs simulated ${t.frequency.toFixed(3)}`,
+    );
+  }
+  assertEquals(r.input.read_pairs, f.truth.readPairs);
+});
+
 Deno.test("wild-type catalogued sites (gyrA D87, G81, parC E84) are sites, not mutations", async () => {
   for (const name of ["pointfinder", "reverse", "mixedlen"] as const) {
     const { f, r } = await result(name);

@@ -187,6 +187,23 @@ export const SPECS = {
     format: "multigz",
     wildType: [{ gene: "gyrA", position: 87 }, { gene: "parC", position: 80 }],
   },
+  /** (g) a NovaSeq-like library: inserts of 110 ± 35 bases in 2×150 reads, so most pairs read on into TruSeq's
+   *  adapters and a poly-G tail, CASAVA names, bgzip; parC S80I on a third of the copies. */
+  novaseq: {
+    name: "novaseq",
+    sources: [
+      { kind: "gene", allele: "blaTEM-1B_1_AY458016", depth: 30 },
+      { kind: "gene", allele: "blaCTX-M-15_1_AY044436", depth: 20 },
+      { kind: "gene", allele: "tet(A)_1_AJ313332", depth: 10 },
+      { kind: "point", gene: "gyrA", mutations: [{ position: 83, alt: "TTG" }], depth: 60 },
+      { kind: "point", gene: "parC", mutations: [{ position: 80, alt: "ATC" }], depth: 25 },
+      { kind: "point", gene: "parC", mutations: [], depth: 50 },
+      { kind: "background", pairs: 3000 },
+    ],
+    sim: { seed: 707, readLength: 150, fragmentMean: 110, fragmentSd: 35, readThrough: true },
+    format: "multigz",
+    wildType: [{ gene: "gyrA", position: 87 }, { gene: "parC", position: 84 }],
+  },
 } as const satisfies Record<string, FixtureSpec>;
 
 /** Names of the standard fixtures. */

@@ -73,6 +73,9 @@ export class Rng {
 
 const A = 65, C = 67, G = 71, T = 84, N = 78;
 const BASES = new Uint8Array([A, C, G, T]);
+/** Illumina TruSeq's adapters as read through by R1 and R2. */
+const TRUSEQ_R1 = new TextEncoder().encode("AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC");
+const TRUSEQ_R2 = new TextEncoder().encode("AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGT");
 const COMP = new Uint8Array(256).fill(N);
 for (const [x, y] of [["A", "T"], ["C", "G"], ["G", "C"], ["T", "A"], ["N", "N"]]) {
   COMP[x.charCodeAt(0)] = y.charCodeAt(0);
@@ -416,6 +419,9 @@ export interface SimOptions {
   names?: "casava" | "slash";
   /** Shuffle pair order (default true); false keeps the sources' order. */
   shuffle?: boolean;
+  /** Fragments may be shorter than their reads, which then read on into Illumina TruSeq's adapter and, past
+   * it, a two-colour sequencer's poly-G tail (NovaSeq). Default false: fragments are at least a read long. */
+  readThrough?: boolean;
 }
 
 /** Where every pair comes from, in output order (the truth of the simulation). */
@@ -429,8 +435,12 @@ export interface Plan {
   fragLen: Uint32Array;
   /** 1 when the fragment is the reverse complement of the source. */
   reverse: Uint8Array;
+  /** Template bases each read holds (`readThrough`: the rest of the read is adapter and poly-G). */
   len1: Uint16Array;
   len2: Uint16Array;
+  /** Bases each read holds past its fragment (`readThrough`), else 0. */
+  tail1: Uint16Array;
+  tail2: Uint16Array;
 }
 
 function withDefaults(o: SimOptions): Required<SimOptions> {
@@ -446,6 +456,7 @@ function withDefaults(o: SimOptions): Required<SimOptions> {
     lowercaseRate: o.lowercaseRate ?? 0.01,
     names: o.names ?? "casava",
     shuffle: o.shuffle ?? true,
+    readThrough: o.readThrough ?? false,
   };
 }
 
@@ -483,6 +494,8 @@ export function planFragments(sources: Source[], options: SimOptions): Plan {
     reverse: new Uint8Array(count),
     len1: new Uint16Array(count),
     len2: new Uint16Array(count),
+    tail1: new Uint16Array(count),
+    tail2: new Uint16Array(count),
   };
   let k = 0;
   for (let si = 0; si < sources.length; si++) {
@@ -493,10 +506,15 @@ export function planFragments(sources: Source[], options: SimOptions): Plan {
         ? l1
         : drawReadLength(rng, o.readLength);
       let frag = Math.round(o.fragmentMean + o.fragmentSd * rng.normal());
-      frag = Math.max(frag, l1, l2, 50);
+      frag = o.readThrough ? Math.max(frag, 50) : Math.max(frag, l1, l2, 50);
       frag = Math.min(frag, L);
+      const read1 = l1, read2 = l2;
       l1 = Math.min(l1, frag);
       l2 = Math.min(l2, frag);
+      if (o.readThrough) {
+        p.tail1[k] = read1 - l1;
+        p.tail2[k] = read2 - l2;
+      }
       p.source[k] = si;
       p.start[k] = rng.int(L - frag + 1);
       p.fragLen[k] = frag;
@@ -506,7 +524,7 @@ export function planFragments(sources: Source[], options: SimOptions): Plan {
     }
   }
   if (o.shuffle) {
-    const fields = [p.source, p.start, p.fragLen, p.reverse, p.len1, p.len2];
+    const fields = [p.source, p.start, p.fragLen, p.reverse, p.len1, p.len2, p.tail1, p.tail2];
     for (let i = count - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       for (const f of fields) {
@@ -643,8 +661,8 @@ export class Renderer {
         ? src.subarray(s, Math.min(src.length, s + f + 8))
         : revcomp(src.subarray(Math.max(0, s - 8), s + f));
       const name = this.#name(i);
-      this.#read(b1, name, 1, frag, f, p.len1[i], o);
-      this.#read(b2, name, 2, other, f, p.len2[i], o);
+      this.#read(b1, name, 1, frag, f, p.len1[i], o, p.tail1[i]);
+      this.#read(b2, name, 2, other, f, p.len2[i], o, p.tail2[i]);
     }
     this.#next = end;
     return { r1: b1.take(), r2: b2.take(), pairs };
@@ -665,11 +683,12 @@ export class Renderer {
     fragLen: number,
     len: number,
     o: Plan["options"],
+    tail: number,
   ) {
     const rng = this.#rng;
-    if (this.#seq.length < len + 16) {
-      this.#seq = new Uint8Array(len + 16);
-      this.#qual = new Uint8Array(len + 16);
+    if (this.#seq.length < len + tail + 16) {
+      this.#seq = new Uint8Array(len + tail + 16);
+      this.#qual = new Uint8Array(len + tail + 16);
     }
     const seq = this.#seq, qual = this.#qual;
     // Template bases past the fragment are only used after deletions.
@@ -696,6 +715,18 @@ export class Renderer {
       if (rng.next() < o.nRate) {
         base = N;
         q = 33 + 2;
+      }
+      seq[n] = base;
+      qual[n++] = q;
+    }
+    // read-through: the adapter, then G's (no signal), with the read end's error rate
+    const adapter = mate === 1 ? TRUSEQ_R1 : TRUSEQ_R2;
+    for (let a = 0; a < tail; a++) {
+      let base = a < adapter.length ? adapter[a] : G;
+      let q = 33 + 30 - rng.int(4);
+      if (rng.next() < o.errorRate * 2.2) {
+        base = BASES[(BASES.indexOf(base) + 1 + rng.int(3)) & 3];
+        q = 33 + 8 + rng.int(12);
       }
       seq[n] = base;
       qual[n++] = q;

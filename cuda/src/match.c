@@ -354,6 +354,38 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
   return ss;
 }
 
+/* The banded gapped alignment of candidate a, taken from done[] when one was computed against the same bases at
+ * the same diagonal and strand, else computed (and added to done[]) when `compute`; a->gapped becomes 2 (better
+ * than ungapped) or 3 (tried, ungapped kept), and stays 0 when neither. Returns 0, or -1 out of memory. */
+typedef struct gapped_done_t { int32_t diag; uint32_t strand; int64_t lo, hi; const uint8_t *t; dp_res_t r; } gapped_done_t;
+
+static int gapped_from_done(bg_mapper_t *m, const uint8_t *seq, uint32_t len, bg_aln_t *a, gapped_done_t *done,
+                            int *ndone, int compute) {
+  const bg_db_t *db = m->db;
+  const bg_target_t *tg = &db->targets[a->target];
+  const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
+  int64_t lo = (int64_t)a->diag - BAND - 1, hi = (int64_t)a->diag + len + BAND + 1; /* all banded() reads */
+  if (lo < 0) lo = 0;
+  if (hi > tg->len) hi = tg->len;
+  int same = -1;
+  for (int k = 0; k < *ndone && same < 0; k++)
+    if (done[k].diag == a->diag && done[k].strand == a->strand && done[k].lo == lo && done[k].hi == hi &&
+        memcmp(done[k].t + lo, t + lo, (size_t)(hi - lo)) == 0)
+      same = k;
+  dp_res_t r;
+  if (same >= 0) r = done[same].r;
+  else if (!compute) return 0;
+  else {
+    const uint8_t *q = oriented(m, seq, len, a->strand);
+    if (!q || banded(m, q, len, t, tg->len, a->diag, 0, &r) != 0) return -1;
+    done[*ndone] = (gapped_done_t){a->diag, a->strand, lo, hi, t, r};
+    (*ndone)++;
+  }
+  if (r.score > a->score) { a->score = r.score; a->mism = r.alen - r.matches; a->alen = r.alen; a->gapped = 2; }
+  else a->gapped = 3;
+  return 0;
+}
+
 int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind, int32_t slack) {
   const bg_db_t *db = m->db;
   if (len < BG_K) return 0;
@@ -482,11 +514,15 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     if (ov >= MIN_ALIGNED && !needs_dp(ov, mm)) any_clean = 1;
   }
   if (!any_clean) {
-    /* a family's alleles are often identical over a read's band: an alignment against the same bases at the
-     * same diagonal and strand is taken from the one already done, not computed again (same result) */
-    struct { int32_t diag; uint32_t strand; int64_t lo, hi; const uint8_t *t; dp_res_t r; } done[MAX_GAPPED];
+    /* A family's alleles are often identical over a read's band: an alignment against the same bases at the
+     * same diagonal and strand is taken from the one already done, not computed again (same result). The
+     * budget of MAX_GAPPED counts computed alignments only, and after it every candidate whose band holds the
+     * bases of one done gets that result: a family of hundreds (CTX-M-1's group) gave the gapped score to its
+     * first 16 alleles in index order only, so a read with an indel fitted those best, and reads of blaCTX-M-15
+     * with indels made CTX-M-33 or -28 the call. */
+    gapped_done_t done[MAX_GAPPED];
     int ndone = 0;
-    for (int round = 0; round < MAX_GAPPED; round++) {
+    for (int round = 0; round < 4 * MAX_GAPPED && ndone < MAX_GAPPED; round++) {
       /* the not-yet-gapped candidate with the fewest ungapped mismatches per aligned base */
       size_t pick = SIZE_MAX;
       for (size_t c = 0; c < keep; c++) {
@@ -495,30 +531,10 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
         if (pick == SIZE_MAX || (uint64_t)a->mism * m->alns[pick].alen < (uint64_t)m->alns[pick].mism * a->alen) pick = c;
       }
       if (pick == SIZE_MAX) break;
-      bg_aln_t *a = &m->alns[pick];
-      const bg_target_t *tg = &db->targets[a->target];
-      const uint8_t *q = oriented(m, seq, len, a->strand);
-      if (!q) return -1;
-      const uint8_t *t = (const uint8_t *)bg_tseq(db, tg);
-      int64_t lo = (int64_t)a->diag - BAND - 1, hi = (int64_t)a->diag + len + BAND + 1; /* all banded() reads */
-      if (lo < 0) lo = 0;
-      if (hi > tg->len) hi = tg->len;
-      int same = -1;
-      for (int k = 0; k < ndone && same < 0; k++)
-        if (done[k].diag == a->diag && done[k].strand == a->strand && done[k].lo == lo && done[k].hi == hi &&
-            memcmp(done[k].t + lo, t + lo, (size_t)(hi - lo)) == 0)
-          same = k;
-      dp_res_t r;
-      if (same >= 0) r = done[same].r;
-      else {
-        if (banded(m, q, len, t, tg->len, a->diag, 0, &r) != 0) return -1;
-        done[ndone].diag = a->diag; done[ndone].strand = a->strand; done[ndone].lo = lo; done[ndone].hi = hi;
-        done[ndone].t = t; done[ndone].r = r;
-        ndone++;
-      }
-      if (r.score > a->score) { a->score = r.score; a->mism = r.alen - r.matches; a->alen = r.alen; a->gapped = 2; }
-      else a->gapped = 3; /* tried, ungapped kept */
+      if (gapped_from_done(m, seq, len, &m->alns[pick], done, &ndone, 1) < 0) return -1;
     }
+    for (size_t c = 0; c < keep; c++) /* the rest: from an alignment done against the same bases, if any */
+      if (!m->alns[c].gapped && gapped_from_done(m, seq, len, &m->alns[c], done, &ndone, 0) < 0) return -1;
   }
   int32_t best = -1;
   size_t out = 0;

@@ -302,6 +302,49 @@ static void test_family_gapped_scores_are_each_alleles_own(void) {
   bg_db_free(db);
 }
 
+/* A family larger than the gapped-alignment budget (40 alleles identical over a read's band, as CTX-M-1's group
+ * is, plus one with a base changed inside it): a read with a deletion gets the gapped score against every one of
+ * the 40, not only the first 16 in index order, so its best alleles are the 40 and not the changed one. */
+static void test_family_beyond_the_gapped_budget_all_get_the_score(void) {
+  enum { NF = 41 };
+  char fam[512], p[600], base[301];
+  static char fa[NF * 340];
+  char *at = fa;
+  snprintf(fam, sizeof fam, "%s/bigfam", dir);
+  mkdir(fam, 0755);
+  pseudo_seq(base, 300, 5);
+  for (int k = 0; k < NF; k++) {
+    char sq[301];
+    memcpy(sq, base, 301);
+    int pos = k == NF - 1 ? 100 : k < 20 ? 2 + k : 250 + k; /* outside the band [~46, ~226), or inside (last) */
+    sq[pos] = sq[pos] == 'A' ? 'C' : 'A';
+    at += snprintf(at, sizeof fa - (size_t)(at - fa), ">blaBIG-%d_1_X%d\n%s\n", k + 1, k, sq);
+  }
+  snprintf(p, sizeof p, "%s/beta-lactam.fsa", fam);
+  FILE *f = fopen(p, "w");
+  if (f) { fputs(fa, f); fclose(f); }
+  snprintf(p, sizeof p, "%s/phenotypes.txt", fam);
+  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
+  bg_db_t *db = bg_db_new();
+  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
+  CHECK(s == BG_OK && db->n_resfinder == NF, "big family database: %s", bg_db_errmsg(db));
+  if (s != BG_OK) { bg_db_free(db); return; }
+  uint8_t q[160];
+  uint32_t L = 0;
+  for (int i = 60; i < 212; i++) if (i != 130) q[L++] = (uint8_t)base[i]; /* one base deleted */
+  bg_mapper_t m;
+  bg_mapper_init(&m, db);
+  int n = bg_map_read(&m, q, L, BG_KIND_RESFINDER, 0);
+  int ok = n == NF - 1;
+  for (int i = 0; i < n && ok; i++) {
+    const bg_aln_t *a = &m.alns[i];
+    ok &= a->gapped == 1 && a->score == m.alns[0].score && strcmp(bg_str(db, db->targets[a->target].name), "blaBIG-41_1_X40") != 0;
+  }
+  CHECK(ok, "a family read with a deletion: %d of %d alleles at the best score, all gapped, not the changed one", n, NF - 1);
+  bg_mapper_free(&m);
+  bg_db_free(db);
+}
+
 /* ---- the real ResFinder / PointFinder folders (skipped where they are not installed) -------------------- */
 
 #define RF_DIR "/usr/share/resfinder/db"
@@ -520,6 +563,7 @@ int main(void) {
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
   test_gapped_walk_matches_the_reference();
   test_family_gapped_scores_are_each_alleles_own();
+  test_family_beyond_the_gapped_budget_all_get_the_score();
   test_crc_combine_matches_the_whole();
   test_adapter_read_through_is_cut();
   test_polyg_tail_is_cut();
