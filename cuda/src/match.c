@@ -354,6 +354,34 @@ static const bg_seedset_t *seeds_of(bg_mapper_t *m, const uint8_t *seq, uint32_t
   return ss;
 }
 
+/* The score of an alignment path (ops in forward order from q0 on the read and t0 on a target) against target t's
+ * own bases: the same columns and gaps; *ok 0 when the path leaves t. */
+static int32_t path_score(const uint8_t *q, const uint8_t *t, uint32_t tlen, const uint8_t *ops, uint32_t nops,
+                          uint32_t q0, int64_t t0, uint32_t *matches, uint32_t *ok) {
+  int32_t s = 0;
+  uint32_t qi = q0, ma = 0;
+  int64_t ti = t0;
+  uint8_t prev = OP_M;
+  *ok = 0;
+  for (uint32_t k = 0; k < nops; k++) {
+    uint8_t op = ops[k];
+    if (op == OP_M) {
+      if (ti < 0 || ti >= tlen) return 0;
+      if (q[qi] == t[ti] && q[qi] != 'N') { s += SC_MATCH; ma++; }
+      else s -= SC_MISM;
+      qi++; ti++;
+    } else {
+      s -= prev == op ? SC_GAP_EXT : SC_GAP_OPEN;
+      if (op == OP_I) qi++;
+      else ti++;
+    }
+    prev = op;
+  }
+  *matches = ma;
+  *ok = 1;
+  return s;
+}
+
 /* The banded gapped alignment of candidate a, taken from done[] when one was computed against the same bases at
  * the same diagonal and strand, else computed (and added to done[]) when `compute`; a->gapped becomes 2 (better
  * than ungapped) or 3 (tried, ungapped kept), and stays 0 when neither. Returns 0, or -1 out of memory. */
@@ -535,12 +563,43 @@ int bg_map_read(bg_mapper_t *m, const uint8_t *seq, uint32_t len, uint32_t kind,
     }
     for (size_t c = 0; c < keep; c++) /* the rest: from an alignment done against the same bases, if any */
       if (!m->alns[c].gapped && gapped_from_done(m, seq, len, &m->alns[c], done, &ndone, 0) < 0) return -1;
+    /* and any left: the best alignment's path scored against their own bases (a lower bound of their best,
+     * exact for an allele whose bases along the path are the best one's; marked 4). Twice: when a so-scored
+     * allele comes out best, its own alignment is computed and its path scored against the rest again (the
+     * first path may be a relative's, clipped where the relative differs). */
+    for (int pass = 0; pass < 2; pass++) {
+      size_t bi = SIZE_MAX;
+      for (size_t c = 0; c < keep; c++) {
+        const bg_aln_t *a = &m->alns[c];
+        if (a->gapped != 2 && a->gapped != 4) continue;
+        if (bi == SIZE_MAX || a->score > m->alns[bi].score || (a->score == m->alns[bi].score && a->gapped == 4 && m->alns[bi].gapped != 4)) bi = c;
+      }
+      if (bi == SIZE_MAX || (pass > 0 && m->alns[bi].gapped != 4)) break;
+      bg_aln_t *b = &m->alns[bi];
+      int left = b->gapped == 4;
+      for (size_t c = 0; c < keep && !left; c++) left = c != bi && (m->alns[c].gapped == 0 || m->alns[c].gapped == 4) && m->alns[c].strand == b->strand;
+      if (!left) break;
+      const bg_target_t *btg = &db->targets[b->target];
+      const uint8_t *q = oriented(m, seq, len, b->strand);
+      dp_res_t r;
+      if (!q || banded(m, q, len, (const uint8_t *)bg_tseq(db, btg), btg->len, b->diag, 1, &r) != 0) return -1;
+      if (b->gapped == 4 && r.score >= b->score) { b->score = r.score; b->alen = r.alen; b->mism = r.alen - r.matches; b->gapped = 2; }
+      for (size_t c = 0; c < keep; c++) {
+        bg_aln_t *a = &m->alns[c];
+        if (c == bi || (a->gapped != 0 && a->gapped != 4) || a->strand != b->strand) continue;
+        const bg_target_t *tg = &db->targets[a->target];
+        uint32_t matches, ok;
+        int32_t sc = path_score(q, (const uint8_t *)bg_tseq(db, tg), tg->len, m->ops, r.nops, r.q0,
+                                (int64_t)r.t0 + (a->diag - b->diag), &matches, &ok);
+        if (ok && sc > a->score) { a->score = sc; a->alen = r.nops; a->mism = r.nops - matches; a->gapped = 4; }
+      }
+    }
   }
   int32_t best = -1;
   size_t out = 0;
   for (size_t c = 0; c < keep; c++) {
     bg_aln_t a = m->alns[c];
-    a.gapped = a.gapped == 2;
+    a.gapped = a.gapped == 2 || a.gapped == 4;
     if (a.alen < MIN_ALIGNED || (double)(a.alen - a.mism) < MIN_READ_IDENTITY * a.alen) continue;
     if (a.score > best) best = a.score;
     m->alns[out++] = a;

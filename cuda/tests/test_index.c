@@ -345,6 +345,50 @@ static void test_family_beyond_the_gapped_budget_all_get_the_score(void) {
   bg_db_free(db);
 }
 
+/* A family whose alleles differ within a read's band, more of them than the gapped-alignment budget, ahead of the
+ * read's own allele in index order. The read (bases 60-211, base 92 deleted) aligns ungapped on the diagonal of
+ * its longer part, where its first 32 bases are shifted by one: allele k changes base 61 + k there to one that
+ * still mismatches, so its ungapped count ties the read's allele's and it is picked first. Past the budget the
+ * best alignment's path is scored against each allele's own bases: the read's allele alone is best. */
+static void test_family_differing_in_band_the_reads_allele_is_best(void) {
+  enum { NF = 30 }; /* 29 changed alleles (bases 61-89; next to base 92, the deleted one, a change could tie) */
+  char fam[512], p[600], base[301];
+  static char fa[NF * 340];
+  char *at = fa;
+  snprintf(fam, sizeof fam, "%s/bandfam", dir);
+  mkdir(fam, 0755);
+  pseudo_seq(base, 300, 6);
+  for (int k = 0; k < NF; k++) {
+    char sq[301];
+    memcpy(sq, base, 301);
+    if (k < NF - 1) {
+      int pos = 61 + k;
+      for (const char *c = "ACGT"; *c; c++) if (*c != base[pos] && *c != base[pos - 1]) { sq[pos] = *c; break; }
+    }
+    at += snprintf(at, sizeof fa - (size_t)(at - fa), ">blaBND-%02d_1_X%d\n%s\n", k + 1, k, sq);
+  }
+  snprintf(p, sizeof p, "%s/beta-lactam.fsa", fam);
+  FILE *f = fopen(p, "w");
+  if (f) { fputs(fa, f); fclose(f); }
+  snprintf(p, sizeof p, "%s/phenotypes.txt", fam);
+  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
+  bg_db_t *db = bg_db_new();
+  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
+  CHECK(s == BG_OK && db->n_resfinder == NF, "band family database: %s", bg_db_errmsg(db));
+  if (s != BG_OK) { bg_db_free(db); return; }
+  uint8_t q[160];
+  uint32_t L = 0;
+  for (int i = 60; i < 212; i++) if (i != 92) q[L++] = (uint8_t)base[i]; /* one base deleted */
+  bg_mapper_t m;
+  bg_mapper_init(&m, db);
+  int n = bg_map_read(&m, q, L, BG_KIND_RESFINDER, 0);
+  const char *name = n >= 1 ? bg_str(db, db->targets[m.alns[0].target].name) : "";
+  CHECK(n == 1 && strcmp(name, "blaBND-30_1_X29") == 0 && m.alns[0].gapped, "the read's own allele alone at the best score: %d (%s%s%s)", n,
+        name, n > 1 ? ", " : "", n > 1 ? bg_str(db, db->targets[m.alns[1].target].name) : "");
+  bg_mapper_free(&m);
+  bg_db_free(db);
+}
+
 /* ---- the real ResFinder / PointFinder folders (skipped where they are not installed) -------------------- */
 
 #define RF_DIR "/usr/share/resfinder/db"
@@ -564,6 +608,7 @@ int main(void) {
   test_gapped_walk_matches_the_reference();
   test_family_gapped_scores_are_each_alleles_own();
   test_family_beyond_the_gapped_budget_all_get_the_score();
+  test_family_differing_in_band_the_reads_allele_is_best();
   test_crc_combine_matches_the_whole();
   test_adapter_read_through_is_cut();
   test_polyg_tail_is_cut();
