@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { engineInfo } from "../ffi/mod.ts";
+import { type Database, engineInfo, type EngineResult, Run } from "../ffi/mod.ts";
 
 /** ResFinder's folder (Debian `resfinder-db`). */
 export const RF = "/usr/share/resfinder/db";
@@ -69,4 +69,16 @@ export function tilePairs(seq: string, name: string, o: Tiling = {}): { r1: stri
     r2 += `@${name}${n}/2\n${b.slice(0, read)}\n+\n${q.slice(0, Math.min(read, b.length))}\n`;
   }
   return { r1, r2 };
+}
+
+/** Writes FASTQ text pairs to R1.fq and R2.fq in `dir` and analyzes them on the CPU backend with 2 threads. */
+export async function analyzeReads(
+  db: Database,
+  dir: string,
+  reads: { r1: string; r2: string },
+): Promise<EngineResult> {
+  await Deno.writeTextFile(`${dir}/R1.fq`, reads.r1);
+  await Deno.writeTextFile(`${dir}/R2.fq`, reads.r2);
+  using run = new Run(db);
+  return await run.analyze(`${dir}/R1.fq`, `${dir}/R2.fq`, { backend: "cpu", threads: 2 });
 }

@@ -642,19 +642,17 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     if (!g->support) continue;
     const bg_target_t *tg = &db->targets[t];
     const char *ref = bg_tseq(db, tg);
-    uint32_t covered = 0;
     for (uint32_t p = 0; p < tg->len; p++) {
       const uint32_t *c = g->support + (size_t)p * 5;
       uint32_t d = c[0] + c[1] + c[2] + c[3] + c[4];
       int rk = bg_base_code((uint8_t)ref[p]);
-      covered += d > 0;
+      g->support_covered += d > 0;
       if (d && (rk > 3 || c[rk] < BG_SUPPORT_MIN_READS || c[rk] < BG_SUPPORT_MIN_FRACTION * d)) g->unsupported++;
     }
-    g->support_covered = covered;
     /* a minor allele is called when that pileup covers it, supports each of its bases, and enough fragments
      * fit it better than its partner; its identity is then that of its supported bases */
     if (!g->minor) continue;
-    double coverage = 100.0 * covered / tg->len, identity = covered ? 100.0 * (covered - g->unsupported) / covered : 0;
+    double coverage = bg_support_coverage(g, tg->len), identity = bg_support_identity(g);
     if (g->unsupported == 0 && g->distinct >= BG_MINOR_MIN_DISTINCT && coverage + 1e-9 >= r->opts.min_coverage &&
         identity + 1e-9 >= r->opts.min_identity) {
       g->candidate = 1;

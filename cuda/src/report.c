@@ -66,8 +66,8 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
   }
   /* Alleles called together with a partner are a mixture: the hard assignment gave the fragments that fit
    * both to one of them, so their reads follow the EM; their depth is those reads times the mean bases of the
-   * fragments the EM shares them among (those whose best alleles include it), and their coverage and identity are those of the pileup of every
-   * fragment aligning to it (identity: its bases supported there). */
+   * fragments the EM shares them among (those whose best alleles include it); their coverage and identity
+   * are those of the pileup of every fragment aligning to it (identity: its bases supported there). */
   for (size_t i = 0; i < nc; i++) {
     uint32_t p = gs[calls[i].t].partner;
     if (p != UINT32_MAX && called[p]) called[p] = called[calls[i].t] = 2;
@@ -80,8 +80,8 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
     if (called[c->t] == 2 && g->support && g->class_frags) {
       c->reads = (uint32_t)llround(g->em_count);
       c->depth = g->em_count * ((double)g->class_bases / g->class_frags) / tg->len;
-      c->coverage = 100.0 * g->support_covered / tg->len;
-      c->identity = g->support_covered ? 100.0 * (g->support_covered - g->unsupported) / g->support_covered : 0;
+      c->coverage = bg_support_coverage(g, tg->len);
+      c->identity = bg_support_identity(g);
     }
     c->rpkm = r->read_pairs ? (double)c->reads * 1e9 / ((double)tg->len * (double)r->read_pairs) : 0;
     rate_sum += (double)c->reads / tg->len;

@@ -109,6 +109,13 @@ typedef struct bg_gene_stat_t {
   uint32_t distinct;      /* a minor's fragments whose best alleles include it and not its partner */
 } bg_gene_stat_t;
 
+/** An allele's coverage and identity (percent) judged on its support pileup: the positions with bases there, and
+ *  of those the share where its own base is supported. */
+static inline double bg_support_coverage(const bg_gene_stat_t *g, uint32_t len) { return 100.0 * g->support_covered / len; }
+static inline double bg_support_identity(const bg_gene_stat_t *g) {
+  return g->support_covered ? 100.0 * (g->support_covered - g->unsupported) / g->support_covered : 0;
+}
+
 /** Per-site observations (call key -> reads). */
 /** An allele whose fragments all also align to an allele with this many times more fragments is
  *  that allele's sequencing-error shadow, not a call (near-identical alleles side by side). */

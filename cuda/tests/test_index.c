@@ -250,13 +250,31 @@ static void test_gapped_walk_matches_the_reference(void) {
   free(got); free(want);
 }
 
+/* A ResFinder folder `sub` holding one beta-lactam family, alleles <prefix>-01_1_X0 … (n of them), built into a
+ * database; NULL (and a failed check) when it does not build. */
+static bg_db_t *family_db(const char *sub, const char *prefix, char (*seqs)[301], int n) {
+  char fam[512], p[600];
+  snprintf(fam, sizeof fam, "%s/%s", dir, sub);
+  mkdir(fam, 0755);
+  snprintf(p, sizeof p, "%s/beta-lactam.fsa", fam);
+  FILE *f = fopen(p, "w");
+  for (int k = 0; f && k < n; k++) fprintf(f, ">%s-%02d_1_X%d\n%s\n", prefix, k + 1, k, seqs[k]);
+  if (f) fclose(f);
+  snprintf(p, sizeof p, "%s/phenotypes.txt", fam);
+  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
+  bg_db_t *db = bg_db_new();
+  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
+  CHECK(s == BG_OK && db->n_resfinder == (uint32_t)n, "%s family database: %s", prefix, bg_db_errmsg(db));
+  if (s == BG_OK && db->n_resfinder == (uint32_t)n) return db;
+  bg_db_free(db);
+  return NULL;
+}
+
 /* A family of alleles, some identical over a read's band and some not, and a read with a deletion that no
  * allele takes cleanly without gaps: each allele's gapped score is the reference's for that allele (an
  * alignment against the same bases is reused, against other bases computed). */
 static void test_family_gapped_scores_are_each_alleles_own(void) {
-  char fam[512], p[600], base[301], fa[4096], *at = fa;
-  snprintf(fam, sizeof fam, "%s/fam", dir);
-  mkdir(fam, 0755);
+  char base[301];
   pseudo_seq(base, 300, 4);
   /* the read below covers base[60..212) less 2 bases and sits near diagonal 60: its band reaches ~[46, 226) */
   static const int snp[] = {-1, 280, 100, 40, 47, 224, 226};
@@ -264,17 +282,9 @@ static void test_family_gapped_scores_are_each_alleles_own(void) {
   for (int k = 0; k < 7; k++) {
     memcpy(seqs[k], base, 301);
     if (snp[k] >= 0) seqs[k][snp[k]] = seqs[k][snp[k]] == 'A' ? 'C' : 'A';
-    at += snprintf(at, sizeof fa - (size_t)(at - fa), ">blaFAM-%d_1_X%d\n%s\n", k + 1, k, seqs[k]);
   }
-  snprintf(p, sizeof p, "%s/fam/beta-lactam.fsa", dir);
-  FILE *f = fopen(p, "w");
-  if (f) { fputs(fa, f); fclose(f); }
-  snprintf(p, sizeof p, "%s/fam/phenotypes.txt", dir);
-  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
-  bg_db_t *db = bg_db_new();
-  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
-  CHECK(s == BG_OK && db->n_resfinder == 7, "family database: %s", bg_db_errmsg(db));
-  if (s != BG_OK) { bg_db_free(db); return; }
+  bg_db_t *db = family_db("fam", "blaFAM", seqs, 7);
+  if (!db) return;
   uint8_t q[160];
   uint32_t L = 0;
   for (int i = 60; i < 212; i++) if (i != 130 && i != 131) q[L++] = (uint8_t)base[i];
@@ -307,28 +317,16 @@ static void test_family_gapped_scores_are_each_alleles_own(void) {
  * the 40, not only the first 16 in index order, so its best alleles are the 40 and not the changed one. */
 static void test_family_beyond_the_gapped_budget_all_get_the_score(void) {
   enum { NF = 41 };
-  char fam[512], p[600], base[301];
-  static char fa[NF * 340];
-  char *at = fa;
-  snprintf(fam, sizeof fam, "%s/bigfam", dir);
-  mkdir(fam, 0755);
+  char base[301];
+  static char seqs[NF][301];
   pseudo_seq(base, 300, 5);
   for (int k = 0; k < NF; k++) {
-    char sq[301];
-    memcpy(sq, base, 301);
+    memcpy(seqs[k], base, 301);
     int pos = k == NF - 1 ? 100 : k < 20 ? 2 + k : 250 + k; /* outside the band [~46, ~226), or inside (last) */
-    sq[pos] = sq[pos] == 'A' ? 'C' : 'A';
-    at += snprintf(at, sizeof fa - (size_t)(at - fa), ">blaBIG-%d_1_X%d\n%s\n", k + 1, k, sq);
+    seqs[k][pos] = seqs[k][pos] == 'A' ? 'C' : 'A';
   }
-  snprintf(p, sizeof p, "%s/beta-lactam.fsa", fam);
-  FILE *f = fopen(p, "w");
-  if (f) { fputs(fa, f); fclose(f); }
-  snprintf(p, sizeof p, "%s/phenotypes.txt", fam);
-  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
-  bg_db_t *db = bg_db_new();
-  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
-  CHECK(s == BG_OK && db->n_resfinder == NF, "big family database: %s", bg_db_errmsg(db));
-  if (s != BG_OK) { bg_db_free(db); return; }
+  bg_db_t *db = family_db("bigfam", "blaBIG", seqs, NF);
+  if (!db) return;
   uint8_t q[160];
   uint32_t L = 0;
   for (int i = 60; i < 212; i++) if (i != 130) q[L++] = (uint8_t)base[i]; /* one base deleted */
@@ -352,30 +350,17 @@ static void test_family_beyond_the_gapped_budget_all_get_the_score(void) {
  * best alignment's path is scored against each allele's own bases: the read's allele alone is best. */
 static void test_family_differing_in_band_the_reads_allele_is_best(void) {
   enum { NF = 30 }; /* 29 changed alleles (bases 61-89; next to base 92, the deleted one, a change could tie) */
-  char fam[512], p[600], base[301];
-  static char fa[NF * 340];
-  char *at = fa;
-  snprintf(fam, sizeof fam, "%s/bandfam", dir);
-  mkdir(fam, 0755);
+  char base[301];
+  static char seqs[NF][301];
   pseudo_seq(base, 300, 6);
   for (int k = 0; k < NF; k++) {
-    char sq[301];
-    memcpy(sq, base, 301);
-    if (k < NF - 1) {
-      int pos = 61 + k;
-      for (const char *c = "ACGT"; *c; c++) if (*c != base[pos] && *c != base[pos - 1]) { sq[pos] = *c; break; }
-    }
-    at += snprintf(at, sizeof fa - (size_t)(at - fa), ">blaBND-%02d_1_X%d\n%s\n", k + 1, k, sq);
+    memcpy(seqs[k], base, 301);
+    if (k == NF - 1) continue;
+    int pos = 61 + k;
+    for (const char *c = "ACGT"; *c; c++) if (*c != base[pos] && *c != base[pos - 1]) { seqs[k][pos] = *c; break; }
   }
-  snprintf(p, sizeof p, "%s/beta-lactam.fsa", fam);
-  FILE *f = fopen(p, "w");
-  if (f) { fputs(fa, f); fclose(f); }
-  snprintf(p, sizeof p, "%s/phenotypes.txt", fam);
-  if ((f = fopen(p, "w"))) { fputs("Gene_accession no.\tClass\tPhenotype\n", f); fclose(f); }
-  bg_db_t *db = bg_db_new();
-  bg_status_t s = bg_db_build(db, fam, NULL, NULL);
-  CHECK(s == BG_OK && db->n_resfinder == NF, "band family database: %s", bg_db_errmsg(db));
-  if (s != BG_OK) { bg_db_free(db); return; }
+  bg_db_t *db = family_db("bandfam", "blaBND", seqs, NF);
+  if (!db) return;
   uint8_t q[160];
   uint32_t L = 0;
   for (int i = 60; i < 212; i++) if (i != 92) q[L++] = (uint8_t)base[i]; /* one base deleted */
