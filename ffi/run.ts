@@ -90,7 +90,7 @@ export interface MutationCall {
   /** The PointFinder reference sequence's name, e.g. `gyrA_1_CP073768.1` (its accession tells species apart). */
   reference: string;
   mutation: string;
-  type: "AA" | "NUC" | "INS" | "DEL";
+  type: "AA" | "NUC" | "INS" | "DEL" | "AA_INS";
   position: number;
   ref: string;
   alt: string;
@@ -111,7 +111,7 @@ export interface SiteCall {
   species: string;
   gene: string;
   position: number;
-  type: "AA" | "NUC" | "INS" | "DEL";
+  type: "AA" | "NUC" | "INS" | "DEL" | "AA_INS";
   ref: string;
   depth: number;
   counts: Record<string, number>;

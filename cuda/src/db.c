@@ -458,6 +458,18 @@ static int bases_list(const char *s) {
   return 1;
 }
 
+/** A comma-separated list of amino-acid sequences of one-letter codes ("SG", "L,P"), each short enough to be an
+ * observation's key (BG_SITE_KEY_LEN - 1 residues). */
+static int residue_list(const char *s) {
+  if (!*s || *s == ',') return 0;
+  size_t run = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p == ',') { if (!p[1] || p[1] == ',') return 0; run = 0; continue; }
+    if (!strchr("ACDEFGHIKLMNPQRSTVWY*", *p) || ++run >= BG_SITE_KEY_LEN) return 0;
+  }
+  return 1;
+}
+
 typedef struct pf_ctx_t { const char *species, *gene; int rna; int found; } pf_ctx_t;
 
 static void pf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
@@ -509,6 +521,10 @@ static int32_t site_index(const tdraft_t *t, uint32_t type, int32_t pos) {
   if (type == BG_MUT_DEL) { /* the first deleted base; the base before it is the left flank */
     idx = pos < 0 ? (int64_t)t->promoter_len + pos : (int64_t)t->promoter_len + pos - 1;
     return (idx < 1 || idx >= t->len) ? -1 : (int32_t)idx;
+  }
+  if (type == BG_MUT_AA_INS) { /* inserted after codon pos: its last base, then a whole codon after it */
+    idx = (int64_t)t->promoter_len + (int64_t)pos * 3 - 1;
+    return (pos < 1 || idx + 4 > t->len) ? -1 : (int32_t)idx;
   }
   if (type == BG_MUT_AA) idx = (int64_t)t->promoter_len + (int64_t)(pos - 1) * 3;
   else idx = pos < 0 ? (int64_t)t->promoter_len + pos : (int64_t)t->promoter_len + pos - 1;
@@ -636,8 +652,12 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
     }
     if (is_del) type = BG_MUT_DEL; /* Res_codon: the deleted bases, from Codon_pos on */
     else if (is_ins && is_nuc) type = BG_MUT_INS;
+    else if (is_ins && pos > 0 && residue_list(f[6])) type = BG_MUT_AA_INS; /* Res_codon: the inserted amino acids */
     else if (is_ins) {
-      warn(b, "Unsupported amino-acid insertion/deletion row for %s in %s skipped", f[0], species);
+      /* S. aureus pbp4 -290: typed AA, a promoter position and 36 inserted bases, wider than the aligner's band */
+      char row[300];
+      snprintf(row, sizeof row, "%s %ld ins%.40s (%s)", b->t[target].gene, pos, f[6], f[0]);
+      warn(b, "Unsupported amino-acid-typed insertion row %s in %s skipped", row, species);
       continue;
     } else if (is_nuc) type = BG_MUT_NUC;
     else if (strcmp(f[1], "AA") == 0) type = BG_MUT_AA;

@@ -240,6 +240,16 @@ BG_API bg_status_t bg_db_save(bg_db_t *db, const char *path) {
   return BG_OK;
 }
 
+/* Whether the bases a site reads lie within its target (len bases): a codon from tidx (AA), the codons either side
+ * of an amino-acid insertion after tidx (AA_INS), the base at tidx; tidx < 0 (outside) reads none. */
+static int site_span_ok(const bg_site_t *s, uint32_t len) {
+  if (s->tidx < 0) return 1;
+  int64_t first = s->tidx, end = (int64_t)s->tidx + 1;
+  if (s->type == BG_MUT_AA) end = (int64_t)s->tidx + 3;
+  else if (s->type == BG_MUT_AA_INS) { first = (int64_t)s->tidx - 2; end = (int64_t)s->tidx + 4; }
+  return first >= 0 && end <= (int64_t)len;
+}
+
 BG_API bg_status_t bg_db_load(bg_db_t *db, const char *path) {
   if (!db) return BG_ERR_INVALID_ARGUMENT;
   db->err[0] = 0;
@@ -316,7 +326,7 @@ BG_API bg_status_t bg_db_load(bg_db_t *db, const char *path) {
     const bg_site_t *s = &db->sites[i];
     if (s->target >= db->n_targets || s->ref >= db->strings_len || s->ref_codon >= db->strings_len || s->alts >= db->strings_len ||
         s->drug_class >= db->strings_len || s->phenotype >= db->strings_len || s->pmid >= db->strings_len ||
-        s->mechanism >= db->strings_len || (s->tidx >= 0 && (uint32_t)s->tidx >= db->targets[s->target].len)) {
+        s->mechanism >= db->strings_len || s->type > BG_MUT_AA_INS || !site_span_ok(s, db->targets[s->target].len)) {
       db->targets = NULL; db->n_targets = 0; db->sites = NULL; db->n_sites = 0;
       munmap(map, db->map_len); db->map = NULL;
       return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: site table out of range (%s)", path);

@@ -14,8 +14,8 @@
 #define BG_KMASK ((1ull << (2 * BG_K)) - 1)
 #define BG_ERRMSG_LEN 1024
 #define BG_INDEX_MAGIC "BGDBIDX1"
-#define BG_INDEX_VERSION 4u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites;
-                              4: mechanisms of resistance */
+#define BG_INDEX_VERSION 5u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites;
+                              4: mechanisms of resistance; 5: amino-acid insertion sites */
 
 #ifdef __cplusplus
 extern "C" {
@@ -130,7 +130,8 @@ BG_HD int bg_screen_read(const uint8_t *s, uint32_t len, const uint64_t *words, 
 /* ---- database (db.c, index.c) --------------------------------------------------------------- */
 
 enum { BG_KIND_RESFINDER = 0, BG_KIND_POINTFINDER = 1 };
-enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2, BG_MUT_DEL = 3 };
+enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2, BG_MUT_DEL = 3, BG_MUT_AA_INS = 4 };
+#define BG_SITE_KEY_LEN 12 /* an observation's key at a site (codon, base, inserted or deleted sequence), NUL included */
 
 /** One reference sequence: a ResFinder allele or a PointFinder gene. Offsets point into strings. */
 typedef struct bg_target_t {

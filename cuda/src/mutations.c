@@ -6,8 +6,8 @@
 #include "run.h"
 
 typedef struct site_read_t {
-  char call[12];       /* codon / base / inserted bases being assembled */
-  uint8_t have;        /* bitmask of codon positions seen (AA), 1 = base seen (NUC), 1|2 = flanks seen (INS) */
+  char call[BG_SITE_KEY_LEN]; /* codon / base / inserted bases (amino acids at an AA_INS site) being assembled */
+  uint8_t have;        /* bitmask of codon positions seen (AA), 1 = base seen (NUC), 1|2 = the span's ends seen (indels) */
   uint8_t bad;         /* deletion or frameshift inside the site */
   uint8_t ins;         /* an insertion was seen at the site (INS), or the catalogued deletion (DEL) */
   uint8_t done;        /* fixed by an earlier mate */
@@ -22,8 +22,9 @@ typedef struct walk_ctx_t {
   site_read_t *sr;
   const char *tseq;         /* the target's sequence */
   uint32_t tlen;
-  int32_t *span;            /* DEL sites: [2i] and [2i+1], the columns a read must show, base and all, to be
-                             * wild type there: beyond every position an equivalent deletion could be written */
+  uint32_t cds;             /* index of its first coding base (after a promoter): codons are read from there */
+  int32_t *span;            /* indel sites: [2i] and [2i+1], the columns a read must show, base and all, to be
+                             * wild type there: beyond every position an equivalent indel could be written */
 } walk_ctx_t;
 
 /* How far from a catalogued insertion's (or deletion's) position an equivalent one is looked for: in a repeat
@@ -116,15 +117,105 @@ static int same_insertion(const char *t, uint32_t tlen, int64_t p, const char *x
   return na == nb && memcmp(sa, sb, na) == 0;
 }
 
-/* The catalogued inserted sequence of site s that inserting `ins` after tpos is equivalent to, or NULL. */
+/* Whether inserting the n bases x after target index p can be written after index q (in a repeat), and then as
+ * which bases: into y (n + 1 bytes). */
+static int insertion_written_at(const char *t, uint32_t tlen, int64_t p, const uint8_t *x, uint32_t n, int64_t q, char *y) {
+  int64_t lo = p < q ? p : q, hi = p > q ? p : q;
+  char h[2 * BG_INDEL_SHIFT + 48];
+  if (lo < 0 || hi >= (int64_t)tlen || (size_t)(hi - lo + 1) + n > sizeof h) return 0;
+  size_t nh = 0;
+  for (int64_t i = lo; i <= hi; i++) {
+    h[nh++] = t[i];
+    if (i == p) { memcpy(h + nh, x, n); nh += n; }
+  }
+  memcpy(y, h + (q - lo) + 1, n); /* what follows t[q] in the sequence the insertion makes */
+  y[n] = 0;
+  return same_insertion(t, tlen, p, (const char *)x, q, y, n);
+}
+
+/* Whether inserting the n bases x after target index p makes the protein that inserting the amino acids aa (n / 3)
+ * after index q makes, q being a codon's last base: the two are compared translated, over the whole codons from
+ * the one holding the lower of p and q to the one past the higher, so a duplication written at another copy
+ * (ompK36 131insFGGD, a copy of residues 132-135) or with other codons is the same insertion. */
+static int same_aa_insertion(const walk_ctx_t *c, int64_t p, const uint8_t *x, uint32_t n, int64_t q, const char *aa, size_t naa) {
+  if (n != 3 * naa || p < (int64_t)c->cds) return 0;
+  int64_t lo = p < q ? p : q, hi = p > q ? p : q;
+  lo = c->cds + (lo - c->cds) / 3 * 3;                /* the codon holding the lower one */
+  hi = c->cds + (hi + 1 - c->cds) / 3 * 3 + 3;        /* past the codon holding the base after the higher one */
+  if (hi > (int64_t)c->tlen) return 0;
+  char a[2 * BG_INDEL_SHIFT + 3 * BG_SITE_KEY_LEN + 12], pa[sizeof a / 3 + 1], pb[sizeof pa];
+  size_t na = 0, nb = 0;
+  if ((size_t)(hi - lo) + n > sizeof a) return 0;
+  for (int64_t i = lo; i < hi; i++) {
+    a[na++] = c->tseq[i];
+    if (i == p) { memcpy(a + na, x, n); na += n; }
+  }
+  for (size_t i = 0; i + 3 <= na; i += 3) pa[i / 3] = bg_translate(a + i);
+  for (int64_t i = lo; i < hi; i += 3) {
+    pb[nb++] = bg_translate(c->tseq + i);
+    if (i + 2 == q) { memcpy(pb + nb, aa, naa); nb += naa; }
+  }
+  return na / 3 == nb && memcmp(pa, pb, nb) == 0;
+}
+
+/* Whether inserting the amino acids aa after index q makes the protein that inserting them after index p makes
+ * (both a codon's last base; a duplication's copies, ompK36 131insFGGD = 135insFGGD). */
+static int same_aa_position(const walk_ctx_t *c, int64_t p, int64_t q, const char *aa, size_t naa) {
+  int64_t lo = (p < q ? p : q) - 2, hi = (p > q ? p : q) + 4; /* the codons from the lower one's to the higher's next */
+  if (lo < (int64_t)c->cds || hi > (int64_t)c->tlen) return 0;
+  char pa[2 * BG_INDEL_SHIFT + BG_SITE_KEY_LEN + 4], pb[sizeof pa];
+  size_t na = 0, nb = 0;
+  if ((size_t)(hi - lo) / 3 + naa > sizeof pa) return 0;
+  for (int64_t i = lo; i < hi; i += 3) {
+    pa[na++] = bg_translate(c->tseq + i);
+    pb[nb++] = pa[na - 1];
+    if (i + 2 == p) { memcpy(pa + na, aa, naa); na += naa; }
+    if (i + 2 == q) { memcpy(pb + nb, aa, naa); nb += naa; }
+  }
+  return memcmp(pa, pb, na) == 0;
+}
+
+/* The columns a read must show bases at to be wild type at INS or AA_INS site s: BG_DEL_ANCHOR past everywhere
+ * within BG_INDEL_SHIFT that a catalogued insertion could be written. A read that ends inside a duplication
+ * (ompK36 131insFGGD, 12 bases) shows no insertion whether or not it carries one. */
+static void insertion_span(const walk_ctx_t *c, const bg_site_t *s, int32_t *lo, int32_t *hi) {
+  int64_t first = s->tidx, last = s->tidx;
+  for (const char *a = bg_str(c->db, s->alts); *a;) {
+    const char *end = strchr(a, ',');
+    uint32_t n = (uint32_t)(end ? (size_t)(end - a) : strlen(a));
+    char y[BG_SITE_KEY_LEN];
+    if (s->type == BG_MUT_AA_INS) {
+      for (int64_t q = s->tidx - BG_INDEL_SHIFT / 3 * 3; q <= (int64_t)s->tidx + BG_INDEL_SHIFT / 3 * 3; q += 3)
+        if (q != s->tidx && same_aa_position(c, s->tidx, q, a, n)) {
+          if (q < first) first = q;
+          if (q > last) last = q;
+        }
+    } else if (n < sizeof y) {
+      for (int64_t q = s->tidx - BG_INDEL_SHIFT; q <= (int64_t)s->tidx + BG_INDEL_SHIFT; q++)
+        if (q != s->tidx && insertion_written_at(c->tseq, c->tlen, s->tidx, (const uint8_t *)a, n, q, y)) {
+          if (q < first) first = q;
+          if (q > last) last = q;
+        }
+    }
+    if (!end) break;
+    a = end + 1;
+  }
+  int64_t l = first - BG_DEL_ANCHOR, h = last + 1 + BG_DEL_ANCHOR;
+  *lo = (int32_t)(l < 0 ? 0 : l);
+  *hi = (int32_t)(h >= (int64_t)c->tlen ? (int64_t)c->tlen - 1 : h);
+}
+
+/* Whether inserting `ins` after tpos is one of site s's catalogued insertions (bases, or amino acids at an AA_INS
+ * site): then that one into out. */
 static int equivalent_alt(const walk_ctx_t *c, const bg_site_t *s, uint32_t tpos, const uint8_t *ins, uint32_t ins_len,
                           char *out, size_t out_len) {
   const char *alts = bg_str(c->db, s->alts);
   while (*alts) {
     const char *end = strchr(alts, ',');
     size_t n = end ? (size_t)(end - alts) : strlen(alts);
-    if (n == ins_len && n < out_len &&
-        same_insertion(c->tseq, c->tlen, tpos, (const char *)ins, s->tidx, alts, (uint32_t)n)) {
+    if (n < out_len && (s->type == BG_MUT_AA_INS
+                            ? same_aa_insertion(c, tpos, ins, ins_len, s->tidx, alts, n)
+                            : n == ins_len && same_insertion(c->tseq, c->tlen, tpos, (const char *)ins, s->tidx, alts, (uint32_t)n))) {
       memcpy(out, alts, n);
       out[n] = 0;
       return 1;
@@ -139,7 +230,7 @@ static int equivalent_alt(const walk_ctx_t *c, const bg_site_t *s, uint32_t tpos
 static int other_site_insertion(const walk_ctx_t *c, uint32_t self, uint32_t tpos, const uint8_t *ins, uint32_t ins_len) {
   char tmp[12];
   for (uint32_t j = 0; j < c->n; j++)
-    if (j != self && c->sites[j].type == BG_MUT_INS && c->sites[j].tidx >= 0 &&
+    if (j != self && (c->sites[j].type == BG_MUT_INS || c->sites[j].type == BG_MUT_AA_INS) && c->sites[j].tidx >= 0 &&
         (int64_t)tpos - c->sites[j].tidx >= -BG_INDEL_SHIFT && (int64_t)tpos - c->sites[j].tidx <= BG_INDEL_SHIFT &&
         equivalent_alt(c, &c->sites[j], tpos, ins, ins_len, tmp, sizeof tmp))
       return 1;
@@ -180,18 +271,26 @@ static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, 
       if (ins_len && d >= -BG_INDEL_SHIFT && d <= BG_INDEL_SHIFT &&
           equivalent_alt(c, s, tpos, ins, ins_len, r->call, sizeof r->call)) {
         r->ins = 1; /* the catalogued insertion, wherever in its repeat the alignment wrote it */
-      } else if (d == 0 && ins_len && other_site_insertion(c, i, tpos, ins, ins_len)) {
+      } else if (ins_len && d >= -BG_INDEL_SHIFT && d <= BG_INDEL_SHIFT && other_site_insertion(c, i, tpos, ins, ins_len)) {
         /* another catalogued insertion that the alignment happens to write here: not this site's */
-        if (rb == '-') r->bad = 1;
-        r->have |= 1;
-      } else if (d == 0 && ins_len) {
-        uint32_t n = ins_len < sizeof r->call - 1 ? ins_len : (uint32_t)sizeof r->call - 1;
-        memcpy(r->call, ins, n);
-        r->call[n] = 0;
+      } else if (ins_len && d >= -BG_INDEL_SHIFT && d <= BG_INDEL_SHIFT && ins_len < sizeof r->call &&
+                 (d == 0 || insertion_written_at(c->tseq, c->tlen, tpos, ins, ins_len, s->tidx, r->call))) {
+        /* another insertion at the site, wherever in a repeat the alignment wrote it: its bases as written at the
+         * site (lower case at an amino-acid site) */
+        if (d == 0) memcpy(r->call, ins, ins_len);
+        r->call[ins_len] = 0;
+        if (s->type == BG_MUT_AA_INS) for (uint32_t k = 0; k < ins_len; k++) r->call[k] = (char)(r->call[k] | 0x20);
         r->ins = 1;
-      } else if (!ins_len && (d == 0 || d == 1)) {
+      } else if (d == 0 && ins_len) { /* a longer one: its first bases */
+        memcpy(r->call, ins, sizeof r->call - 1);
+        r->call[sizeof r->call - 1] = 0;
+        if (s->type == BG_MUT_AA_INS) for (size_t k = 0; k + 1 < sizeof r->call; k++) r->call[k] = (char)(r->call[k] | 0x20);
+        r->ins = 1;
+      } else if (!ins_len && (int64_t)tpos >= c->span[2 * i] && (int64_t)tpos <= c->span[2 * i + 1]) {
+        /* no insertion: wild type once bases show at both ends of the span, with no deletion between */
         if (rb == '-') r->bad = 1;
-        r->have |= (uint8_t)(1u << d);
+        if ((int64_t)tpos == c->span[2 * i]) r->have |= 1;
+        if ((int64_t)tpos == c->span[2 * i + 1]) r->have |= 2;
       }
     }
   }
@@ -226,7 +325,7 @@ static void flush(walk_ctx_t *c, bg_site_obs_t *obs, uint32_t first) {
       char b[2] = {r->call[0], 0};
       observe(&obs[first + i], b);
       r->done = 1;
-    } else if ((s->type == BG_MUT_INS || s->type == BG_MUT_DEL) && (r->ins || r->have == 3)) {
+    } else if ((s->type == BG_MUT_INS || s->type == BG_MUT_DEL || s->type == BG_MUT_AA_INS) && (r->ins || r->have == 3)) {
       observe(&obs[first + i], r->ins ? r->call : "");
       r->done = 1;
     }
@@ -243,13 +342,15 @@ static uint32_t site_columns(walk_ctx_t *c, uint32_t *cols) {
   for (uint32_t i = 0; i < c->n; i++) {
     const bg_site_t *s = &c->sites[i];
     if (s->tidx < 0) continue;
-    if (s->type == BG_MUT_DEL) { /* an ungapped read deletes nothing: the two ends of the site's span */
-      deletion_span(c, s, &c->span[2 * i], &c->span[2 * i + 1]);
+    if (s->type == BG_MUT_DEL || s->type == BG_MUT_INS || s->type == BG_MUT_AA_INS) {
+      /* an ungapped read has no indel: the two ends of the site's span */
+      if (s->type == BG_MUT_DEL) deletion_span(c, s, &c->span[2 * i], &c->span[2 * i + 1]);
+      else insertion_span(c, s, &c->span[2 * i], &c->span[2 * i + 1]);
       cols[n++] = (uint32_t)c->span[2 * i];
       cols[n++] = (uint32_t)c->span[2 * i + 1];
       continue;
     }
-    uint32_t span = s->type == BG_MUT_AA ? 3 : s->type == BG_MUT_NUC ? 1 : 2;
+    uint32_t span = s->type == BG_MUT_AA ? 3 : 1;
     for (uint32_t d = 0; d < span; d++) cols[n++] = (uint32_t)s->tidx + d;
   }
   return n;
@@ -260,22 +361,52 @@ static uint32_t site_columns(walk_ctx_t *c, uint32_t *cols) {
  * catalogued gene cover none of its few sites and are not walked. */
 static int reaches_site(const walk_ctx_t *c, const bg_aln_t *a, uint32_t len) {
   int64_t lo = (int64_t)a->diag - BG_ALIGN_BAND - 1, hi = (int64_t)a->diag + len + BG_ALIGN_BAND + 1;
-  for (uint32_t i = 0; i < c->n; i++)
-    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 + (c->sites[i].type == BG_MUT_DEL ? BG_INDEL_SHIFT : 0) > lo &&
-        (int64_t)c->sites[i].tidx - (c->sites[i].type == BG_MUT_DEL ? BG_INDEL_SHIFT + 1 : 0) < hi) return 1;
+  for (uint32_t i = 0; i < c->n; i++) {
+    uint32_t type = c->sites[i].type;
+    /* an indel site's evidence spans up to BG_INDEL_SHIFT either side, its anchors, and the columns after a deletion */
+    int64_t margin = type == BG_MUT_DEL || type == BG_MUT_INS || type == BG_MUT_AA_INS ? BG_INDEL_SHIFT + BG_DEL_ANCHOR + 13 : 0;
+    if (c->sites[i].tidx >= 0 && (int64_t)c->sites[i].tidx + 3 + margin > lo && (int64_t)c->sites[i].tidx - margin < hi) return 1;
+  }
   return 0;
 }
 
-/* Whether a mate's alignment is close enough to its gene to be evidence at the gene's sites. */
+/* Whether an alignment's identity over its columns (gaps' columns as differences) reaches min_identity. */
 static int close_enough(const bg_aln_t *a, double min_identity) {
   return a->alen && (double)(a->alen - a->mism) * 100.0 + 1e-9 >= min_identity * (double)a->alen;
 }
 
-/* Whether one of the unit's mates aligns to target t closely enough. */
-static int unit_close(const bg_worker_t *w, int n1, int n2, uint32_t t, double min_identity) {
+/* A gapped alignment's columns as a walk gives them: matches, mismatches and gaps (an insertion, or a run of
+ * deleted columns, is one). */
+typedef struct gap_count_t { const char *t; uint32_t matches, mism, gaps; int in_del; } gap_count_t;
+
+static void count_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  gap_count_t *g = vctx;
+  if (ins_len) { g->gaps++; g->in_del = 0; return; } /* inserted bases after column tpos */
+  if (rb == '-') { g->gaps += !g->in_del; g->in_del = 1; return; }
+  g->in_del = 0;
+  if (rb == (uint8_t)g->t[tpos] && rb != 'N') g->matches++;
+  else g->mism++;
+}
+
+/* Whether a mate's alignment is close enough to its gene to be evidence at the gene's sites: its identity, or for
+ * a gapped alignment its identity with each gap counted as one difference. A catalogued insertion is not a
+ * homologue's difference: a read that carries ompK36 184insGAL (9 bases) is 94 % identical column by column. */
+static int mate_close(bg_worker_t *w, const bg_aln_t *a, const uint8_t *seq, uint32_t len, double min_identity) {
+  if (close_enough(a, min_identity)) return 1;
+  if (!a->gapped) return 0;
+  const bg_target_t *tg = &w->m.db->targets[a->target];
+  gap_count_t g = {bg_tseq(w->m.db, tg), 0, 0, 0, 0};
+  bg_align_walk(&w->m, seq, len, a, count_col, &g);
+  uint32_t cols = g.matches + g.mism + g.gaps;
+  return cols && (double)g.matches * 100.0 + 1e-9 >= min_identity * (double)cols;
+}
+
+/* Whether one of the unit's mates (bases s1 and s2, of len1 and len2) aligns to target t closely enough. */
+static int unit_close(bg_worker_t *w, int n1, int n2, uint32_t t, double min_identity, const uint8_t *s1, uint32_t len1,
+                      const uint8_t *s2, uint32_t len2) {
   for (int k = 0; k < n1 + n2; k++) {
     const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
-    if (a->target == t && close_enough(a, min_identity)) return 1;
+    if (a->target == t && mate_close(w, a, k < n1 ? s1 : s2, k < n1 ? len1 : len2, min_identity)) return 1;
   }
   return 0;
 }
@@ -398,7 +529,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
         if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(err, err_len, BG_ERR_HOST_OOM, "Out of memory calling mutations"); goto out; }
         if (pass == 0) {
           for (uint32_t k = 0; k < n; k++)
-            if (unit_close(w, n1, n2, set[k], min_id)) { weight[sp.sp[set[0]]]++; break; }
+            if (unit_close(w, n1, n2, set[k], min_id, s1, u->len1, s1 + u->len1, u->len2)) { weight[sp.sp[set[0]]]++; break; }
           continue;
         }
         uint64_t best = 0;
@@ -408,11 +539,11 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
           uint32_t t = set[k];
           if (mixed && weight[sp.sp[t]] != best) continue; /* another species has more fragments of its own */
           const bg_target_t *tg = &db->targets[t];
-          if (!unit_close(w, n1, n2, t, min_id)) continue;
+          if (!unit_close(w, n1, n2, t, min_id, s1, u->len1, s2, u->len2)) continue;
           target_hit[t] = 1;
           if (!tg->n_sites) continue;
           memset(sr, 0, tg->n_sites * sizeof *sr);
-          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len, span};
+          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len, tg->promoter_len, span};
           uint32_t ncols = site_columns(&c, cols);
           for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
             const bg_aln_t *as = m ? w->a2 : w->a1;
@@ -420,7 +551,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
             uint32_t len = m ? u->len2 : u->len1;
             for (int a = 0; a < (m ? n2 : n1); a++)
               if (as[a].target == t) {
-                if (close_enough(&as[a], min_id) && reaches_site(&c, &as[a], len)) {
+                if (reaches_site(&c, &as[a], len) && mate_close(w, &as[a], s, len, min_id)) {
                   bg_align_walk_at(&w->m, s, len, &as[a], cols, ncols, site_col, &c);
                   flush(&c, obs, tg->first_site);
                 }

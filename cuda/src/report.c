@@ -31,12 +31,15 @@ static void add_classes(classes_t *c, const char *list) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static const char *bg_mut_type_name(uint32_t type) {
-  return type == BG_MUT_AA ? "AA" : type == BG_MUT_NUC ? "NUC" : type == BG_MUT_DEL ? "DEL" : "INS";
+  return type == BG_MUT_AA ? "AA" : type == BG_MUT_NUC ? "NUC" : type == BG_MUT_DEL ? "DEL" : type == BG_MUT_AA_INS ? "AA_INS" : "INS";
 }
 
-/* Mutation label: S83L, n.2058A>G, n.-13_-12insGT, n.-57delA, n.78_80delGTT. */
-static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *ref, const char *alt) {
+/* Mutation label: S83L, n.2058A>G, n.-13_-12insGT, n.-57delA, n.78_80delGTT, E131_F132insSG (tseq: the gene's
+ * sequence, for the residues around an amino-acid insertion). */
+static void mutation_label(char *out, size_t n, const bg_site_t *s, const char *tseq, const char *ref, const char *alt) {
   if (s->type == BG_MUT_AA) snprintf(out, n, "%s%d%s", ref, s->pos, alt);
+  else if (s->type == BG_MUT_AA_INS) /* the load checked that a whole codon follows tidx */
+    snprintf(out, n, "%c%d_%c%dins%s", bg_translate(tseq + s->tidx - 2), s->pos, bg_translate(tseq + s->tidx + 1), s->pos + 1, alt);
   else if (s->type == BG_MUT_NUC) snprintf(out, n, "n.%d%s>%s", s->pos, ref, alt);
   else if (s->type == BG_MUT_DEL) {
     int last = s->pos + (int)strlen(alt) - 1; /* promoter positions have no 0: -2, -1, 1 */
@@ -161,7 +164,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       for (uint32_t k = 0; k < ob->n; k++) {
         char key[12];
         if (s->type == BG_MUT_AA) { key[0] = bg_translate(ob->key[k]); key[1] = 0; }
-        else if (s->type == BG_MUT_INS || s->type == BG_MUT_DEL) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
+        else if (s->type == BG_MUT_INS || s->type == BG_MUT_DEL || s->type == BG_MUT_AA_INS) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
         else snprintf(key, sizeof key, "%s", ob->key[k]);
         depth += ob->count[k];
         uint32_t j = 0;
@@ -199,7 +202,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
           if (changed[j] == 0 || changed[j] < (uint32_t)o->min_alt_reads || f + 1e-12 < o->min_allele_freq) continue;
           mutant = 1;
           char label[64];
-          mutation_label(label, sizeof label, s, ref, a);
+          mutation_label(label, sizeof label, s, tseq, ref, a);
           if (!first) bg_buf_puts(&b, ",");
           first = 0;
           bg_buf_puts(&b, "{\"species\":"); bg_buf_json_str(&b, bg_str(db, tg->species));

@@ -135,7 +135,7 @@ static inline double bg_support_identity(const bg_gene_stat_t *g) {
 #define BG_SITE_KEYS 24
 typedef struct bg_site_obs_t {
   uint32_t n;
-  char key[BG_SITE_KEYS][12];
+  char key[BG_SITE_KEYS][BG_SITE_KEY_LEN];
   uint32_t count[BG_SITE_KEYS];
   uint32_t reached;       /* fragments whose alignment reached the gene */
 } bg_site_obs_t;

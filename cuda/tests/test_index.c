@@ -975,19 +975,26 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "checksum") && strstr(bg_db_errmsg(db2), bad), "flipped byte: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
-  /* a string offset out of range in a file whose checksum is right (crafted): refused, naming the table. The
-   * header: crc at byte 24, the sections' offsets from byte 80 (targets, then sites). */
-  for (int which = 0; which < 2; which++) {
+  /* a string offset, a site type or a site's position out of range in a file whose checksum is right (crafted):
+   * refused, naming the table. The header: crc at byte 24, the sections' offsets from byte 80 (targets, then
+   * sites); each case patches the first record's fields. */
+  const struct { int sec; size_t off[2]; int32_t val[2]; const char *want, *what; } crafted[] = {
+    {0, {offsetof(bg_target_t, mechanism), offsetof(bg_target_t, mechanism)}, {0x7fffff00, 0x7fffff00}, "target table out of range", "target mechanism offset"},
+    {1, {offsetof(bg_site_t, mechanism), offsetof(bg_site_t, mechanism)}, {0x7fffff00, 0x7fffff00}, "site table out of range", "site mechanism offset"},
+    {1, {offsetof(bg_site_t, type), offsetof(bg_site_t, type)}, {BG_MUT_AA_INS + 1, BG_MUT_AA_INS + 1}, "site table out of range", "site type"},
+    /* an amino-acid insertion's label reads the codon ending at tidx: tidx 1 would read before the gene */
+    {1, {offsetof(bg_site_t, type), offsetof(bg_site_t, tidx)}, {BG_MUT_AA_INS, 1}, "site table out of range", "amino-acid insertion at base 1"},
+  };
+  for (size_t c = 0; c < sizeof crafted / sizeof crafted[0]; c++) {
     size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n);
     FILE *f = fopen(idx, "rb");
     int ok = buf && f && fread(buf, 1, n, f) == n;
     if (f) fclose(f);
     uint64_t sec = 0;
-    uint32_t far = 0x7fffff00u;
     if (ok) {
-      memcpy(&sec, buf + 80 + 8 * which, 8);
-      memcpy(buf + sec + (which ? offsetof(bg_site_t, mechanism) : offsetof(bg_target_t, mechanism)), &far, 4);
+      memcpy(&sec, buf + 80 + 8 * crafted[c].sec, 8);
+      for (int k = 0; k < 2; k++) memcpy(buf + sec + crafted[c].off[k], &crafted[c].val[k], 4);
       uint32_t crc = crc32_gzip_refl(0, buf + 256, n - 256);
       memcpy(buf + 24, &crc, 4);
       f = fopen(bad, "wb");
@@ -998,8 +1005,7 @@ int main(void) {
     CHECK(ok, "wrote a crafted index");
     db2 = bg_db_new();
     s = bg_db_load(db2, bad);
-    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), which ? "site table out of range" : "target table out of range"),
-          "crafted %s mechanism offset: %s", which ? "site" : "target", bg_db_errmsg(db2));
+    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), crafted[c].want), "crafted %s: %s", crafted[c].what, bg_db_errmsg(db2));
     bg_db_free(db2);
   }
   snprintf(cmd, sizeof cmd, "head -c %lld %s > %s", (long long)st.st_size - 100, idx, bad);
@@ -1008,20 +1014,23 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "truncated"), "truncated: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
-  /* an index of the previous format (1: no source versions, deletion rows stored as insertion sites) is
-   * refused with a clear message, so a cached one is rebuilt */
+  /* an index of an earlier format (1: no source versions, ...; 4: no amino-acid insertion sites) is refused with a
+   * clear message, so a cached one is rebuilt */
   {
     snprintf(bad, sizeof bad, "%s/v1.bgdb", dir);
     snprintf(cmd, sizeof cmd, "cp %s %s", idx, bad);
     CHECK(system(cmd) == 0, "copied the index");
-    FILE *f = fopen(bad, "r+b");
-    uint32_t v1 = 1;
-    CHECK(f && fseek(f, 8, SEEK_SET) == 0 && fwrite(&v1, 4, 1, f) == 1, "wrote version 1");
-    if (f) fclose(f);
-    db2 = bg_db_new();
-    s = bg_db_load(db2, bad);
-    CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "index format version 1, this engine reads 4: rebuild it"), "version 1: %s", bg_db_errmsg(db2));
-    bg_db_free(db2);
+    for (uint32_t v = 1; v < BG_INDEX_VERSION; v++) {
+      FILE *f = fopen(bad, "r+b");
+      CHECK(f && fseek(f, 8, SEEK_SET) == 0 && fwrite(&v, 4, 1, f) == 1, "wrote version %u", v);
+      if (f) fclose(f);
+      char want[128];
+      snprintf(want, sizeof want, "index format version %u, this engine reads %u: rebuild it", v, BG_INDEX_VERSION);
+      db2 = bg_db_new();
+      s = bg_db_load(db2, bad);
+      CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), want), "version %u: %s", v, bg_db_errmsg(db2));
+      bg_db_free(db2);
+    }
   }
   put("notindex.bgdb", "this is a FASTA file, not an index, but long enough to be read as a header........................................................................................................................................................................................................................");
   snprintf(bad, sizeof bad, "%s/notindex.bgdb", dir);

@@ -175,6 +175,19 @@ export function hgvsProtein(ref: string, position: number, alt: string): string 
   return `p.${three(ref)}${position}${three(alt)}`;
 }
 
+/**
+ * HGVS protein notation of a mutation call: a substitution (`S83L` → `p.Ser83Leu`) or an amino-acid insertion
+ * (`E131_F132insSG` → `p.Glu131_Phe132insSerGly`); undefined for nucleotide calls.
+ */
+export function hgvsProteinOf(m: MutationCall): string | undefined {
+  if (m.type === "AA") return hgvsProtein(m.ref, m.position, m.alt);
+  if (m.type !== "AA_INS") return undefined;
+  const ins = /^([A-Z*])(\d+)_([A-Z*])(\d+)ins([A-Z*]+)$/.exec(m.mutation);
+  if (!ins) return undefined;
+  const three = (aa: string) => [...aa].map((c) => AA3[c] ?? c).join("");
+  return `p.${three(ins[1])}${ins[2]}_${three(ins[3])}${ins[4]}ins${three(ins[5])}`;
+}
+
 /** hamronization.tsv text: one row per gene call, then one per mutation call. */
 export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta = {}): string {
   const common = {
@@ -203,7 +216,7 @@ export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta =
     });
   }
   for (const m of result.mutations) {
-    const aa = m.type === "AA";
+    const protein = hgvsProteinOf(m);
     rows.push({
       ...common,
       gene_symbol: m.gene,
@@ -212,12 +225,12 @@ export function hamronizationTsv(result: SampleResult, meta: HamronizationMeta =
       reference_database_name: "pointfinder",
       reference_database_version: meta.pointfinderVersion ?? "",
       reference_accession: /^.+?_\d+_(.+)$/.exec(m.reference)?.[1] ?? m.reference,
-      genetic_variation_type: aa ? "protein_variant_detected" : "nucleotide_variant_detected",
+      genetic_variation_type: protein ? "protein_variant_detected" : "nucleotide_variant_detected",
       antimicrobial_agent: m.phenotype,
       coverage_depth: m.depth,
       drug_class: m.drug_class,
-      nucleotide_mutation: aa ? undefined : m.mutation,
-      amino_acid_mutation: aa ? hgvsProtein(m.ref, m.position, m.alt) : undefined,
+      nucleotide_mutation: protein ? undefined : m.mutation,
+      amino_acid_mutation: protein,
       predicted_phenotype: m.phenotype,
       resistance_mechanism: m.mechanism,
     });

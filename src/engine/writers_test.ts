@@ -4,6 +4,7 @@ import {
   HAMRONIZATION_COLUMNS,
   hamronizationTsv,
   hgvsProtein,
+  hgvsProteinOf,
   mutationsTsv,
   resultsJson,
   type SampleResult,
@@ -173,6 +174,31 @@ Deno.test("hgvsProtein uses three-letter codes and Ter for stop", () => {
   assert.equal(hgvsProtein("S", 83, "L"), "p.Ser83Leu");
   assert.equal(hgvsProtein("D", 87, "*"), "p.Asp87Ter");
   assert.equal(hgvsProtein("X", 5, "Y"), "p.X5Tyr");
+});
+
+Deno.test("an amino-acid insertion is a protein variant in HGVS form; nucleotide calls have none", () => {
+  const [s83l, n2058] = sample().mutations;
+  const ins = {
+    ...s83l,
+    gene: "ompK36",
+    mutation: "E131_F132insSG",
+    type: "AA_INS" as const,
+    position: 131,
+    ref: "-",
+    alt: "SG",
+  };
+  assert.equal(hgvsProteinOf(ins), "p.Glu131_Phe132insSerGly");
+  assert.equal(hgvsProteinOf({ ...ins, mutation: "A238_R239insTERY" }), "p.Ala238_Arg239insThrGluArgTyr");
+  assert.equal(hgvsProteinOf(s83l), "p.Ser83Leu");
+  assert.equal(hgvsProteinOf(n2058), undefined);
+  const r = sample();
+  r.mutations = [ins];
+  const lines = hamronizationTsv(r).trimEnd().split("\n").map((l) => l.split("\t"));
+  const [header, row] = [lines[0], lines[lines.length - 1]]; // the genes' rows, then the mutation's
+  const cell = (name: string) => row[header.indexOf(name)];
+  assert.equal(cell("genetic_variation_type"), "protein_variant_detected");
+  assert.equal(cell("amino_acid_mutation"), "p.Glu131_Phe132insSerGly");
+  assert.equal(cell("nucleotide_mutation"), "");
 });
 
 Deno.test("tsvCell blanks missing and non-finite values and flattens line breaks", () => {
