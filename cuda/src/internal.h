@@ -131,7 +131,9 @@ BG_HD int bg_screen_read(const uint8_t *s, uint32_t len, const uint64_t *words, 
 
 enum { BG_KIND_RESFINDER = 0, BG_KIND_POINTFINDER = 1 };
 enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2, BG_MUT_DEL = 3, BG_MUT_AA_INS = 4 };
-#define BG_SITE_KEY_LEN 12 /* an observation's key at a site (codon, base, inserted or deleted sequence), NUL included */
+/* an observation's key at a site (codon, base, inserted or deleted sequence), NUL included: room for every indel
+ * the aligner's band lets through (12 bases; a 12-base key once did not fit, and rpoB 1300del12 went uncalled) */
+#define BG_SITE_KEY_LEN 32
 
 /** One reference sequence: a ResFinder allele or a PointFinder gene. Offsets point into strings. */
 typedef struct bg_target_t {

@@ -25,6 +25,8 @@ typedef struct walk_ctx_t {
   uint32_t cds;             /* index of its first coding base (after a promoter): codons are read from there */
   int32_t *span;            /* indel sites: [2i] and [2i+1], the columns a read must show, base and all, to be
                              * wild type there: beyond every position an equivalent indel could be written */
+  int64_t del_start;        /* the walk's current run of deleted target bases (any site's) */
+  uint32_t del_len;
 } walk_ctx_t;
 
 /* How far from a catalogued insertion's (or deletion's) position an equivalent one is looked for: in a repeat
@@ -228,7 +230,7 @@ static int equivalent_alt(const walk_ctx_t *c, const bg_site_t *s, uint32_t tpos
 
 /* Whether inserting `ins` after tpos is a catalogued insertion of one of the target's other sites. */
 static int other_site_insertion(const walk_ctx_t *c, uint32_t self, uint32_t tpos, const uint8_t *ins, uint32_t ins_len) {
-  char tmp[12];
+  char tmp[BG_SITE_KEY_LEN];
   for (uint32_t j = 0; j < c->n; j++)
     if (j != self && (c->sites[j].type == BG_MUT_INS || c->sites[j].type == BG_MUT_AA_INS) && c->sites[j].tidx >= 0 &&
         (int64_t)tpos - c->sites[j].tidx >= -BG_INDEL_SHIFT && (int64_t)tpos - c->sites[j].tidx <= BG_INDEL_SHIFT &&
@@ -237,8 +239,115 @@ static int other_site_insertion(const walk_ctx_t *c, uint32_t self, uint32_t tpo
   return 0;
 }
 
+/* A read's indel that an equally good alignment could write inside a codon (AA) or over a base (NUC) site leaves
+ * that site unread: the bases the alignment put in its columns are one choice among several. A deletion of
+ * target bases [p, p + n) can be written anywhere in the run its bases repeat in; an insertion after p anywhere
+ * insertion_written_at allows. Without this, pncA 172delT (a frameshift) also gave F58L and F58S, and rpoB
+ * 1294delCAATTC (in frame) Q432L. */
+static void indel_unreads_sites(walk_ctx_t *c, int64_t p, uint32_t n, const uint8_t *ins) {
+  int64_t lo, hi; /* the target columns an equivalent indel may touch: [lo, hi] */
+  if (!ins) {
+    lo = p;
+    hi = p + n - 1;
+    while (lo > 0 && hi > 0 && c->tseq[lo - 1] == c->tseq[hi]) { lo--; hi--; }       /* leftmost */
+    int64_t l2 = p, h2 = p + n - 1;
+    while (h2 + 1 < (int64_t)c->tlen && c->tseq[l2] == c->tseq[h2 + 1]) { l2++; h2++; } /* rightmost */
+    hi = h2;
+  } else {
+    char y[BG_SITE_KEY_LEN];
+    lo = hi = p;
+    for (int64_t q = p - BG_INDEL_SHIFT; n < sizeof y && q <= p + BG_INDEL_SHIFT; q++)
+      if (q != p && insertion_written_at(c->tseq, c->tlen, p, ins, n, q, y)) {
+        if (q < lo) lo = q;
+        if (q > hi) hi = q;
+      }
+    hi++; /* an insertion after q sits between columns q and q + 1 */
+  }
+  for (uint32_t i = 0; i < c->n; i++) {
+    const bg_site_t *s = &c->sites[i];
+    if (c->sr[i].done || s->tidx < 0 || (s->type != BG_MUT_AA && s->type != BG_MUT_NUC)) continue;
+    int64_t first = s->tidx, last = s->tidx + (s->type == BG_MUT_AA ? 2 : 0);
+    /* a deletion touching the site's columns, or an insertion between two of them or at their edges */
+    if (lo <= last && hi >= first) c->sr[i].bad = 1;
+  }
+}
+
+/* How far from an alignment's end a codon or base site is checked for the shifted bases of an indel the alignment
+ * did not make (see unread_near_ends). */
+#define BG_SITE_END_WINDOW 30
+/* ... and how many bases beyond it, on both sides, a read must align to read it at all: a read that starts inside
+ * an indel's shadow shows the shifted bases at the site itself (embB 983delA gave D328V and D328G) */
+#define BG_SITE_END_MIN 3
+
+/* A mate's alignment as a walk gives it: its first and last target columns, and its columns that differ from the
+ * gene (a mismatch, a deleted base, the column before an insertion), the first 64. */
+typedef struct aln_ends_t {
+  const char *t;
+  int64_t first, last;
+  int64_t diff[64];
+  uint32_t n;
+} aln_ends_t;
+
+static void ends_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  aln_ends_t *e = vctx;
+  (void)ins;
+  if (e->first < 0) e->first = tpos;
+  e->last = tpos;
+  if ((ins_len || rb == '-' || rb != (uint8_t)e->t[tpos] || rb == 'N') && e->n < sizeof e->diff / sizeof e->diff[0])
+    e->diff[e->n++] = tpos;
+}
+
+/* A read that ends a little past an indel, aligned without the gap, shows the shifted bases after it as
+ * mismatches (pncA 172delT: the few reads ending within a few bases of it gave F58L and F58S, at 2-4 reads of
+ * 4-6 where the reads spanning it are unread). A codon or base site is unread when fewer than BG_SITE_END_MIN
+ * aligned bases lie beyond it on either side, or d bases from an end (d < BG_SITE_END_WINDOW) when the read differs from the gene at 1 + d / 10 or more columns between
+ * the site and that end: one within 10 bases, three within 20-29, which sequencing errors seldom give and a
+ * shifted stretch nearly always does. The rule looks past the site, not at it, so it takes depth from
+ * wild-type and mutant reads alike. */
+static void unread_near_ends(walk_ctx_t *c, bg_worker_t *w, const uint8_t *seq, uint32_t len, const bg_aln_t *a) {
+  int near = 0;
+  int64_t lo = (int64_t)a->diag - BG_ALIGN_BAND, hi = (int64_t)a->diag + len + BG_ALIGN_BAND;
+  for (uint32_t i = 0; i < c->n && !near; i++) {
+    const bg_site_t *s = &c->sites[i];
+    if (c->sr[i].done || s->tidx < 0 || (s->type != BG_MUT_AA && s->type != BG_MUT_NUC)) continue;
+    near = s->tidx - lo < BG_SITE_END_WINDOW + BG_ALIGN_BAND + 3 || hi - s->tidx < BG_SITE_END_WINDOW + BG_ALIGN_BAND + 3;
+  }
+  if (!near) return; /* every site far from both possible ends: the common case, no walk */
+  aln_ends_t e = {c->tseq, -1, -1, {0}, 0};
+  bg_align_walk(&w->m, seq, len, a, ends_col, &e);
+  if (e.first < 0) return;
+  for (uint32_t i = 0; i < c->n; i++) {
+    const bg_site_t *s = &c->sites[i];
+    if (c->sr[i].done || s->tidx < 0 || (s->type != BG_MUT_AA && s->type != BG_MUT_NUC)) continue;
+    int64_t first = s->tidx, last = s->tidx + (s->type == BG_MUT_AA ? 2 : 0);
+    /* bases between the site and each end of the read's alignment; an end that is the gene's own is no read's end
+     * (ramR *195K: the stop codon ends the gene) */
+    int64_t dl = e.first > 0 ? first - e.first : INT64_MAX, dr = e.last + 1 < (int64_t)c->tlen ? e.last - last : INT64_MAX;
+    uint32_t nl = 0, nr = 0;
+    for (uint32_t k = 0; k < e.n; k++) {
+      nl += e.diff[k] < first;
+      nr += e.diff[k] > last;
+    }
+    if (dl < BG_SITE_END_MIN || dr < BG_SITE_END_MIN || (dl < BG_SITE_END_WINDOW && nl >= 1 + dl / 10) ||
+        (dr < BG_SITE_END_WINDOW && nr >= 1 + dr / 10))
+      c->sr[i].bad = 1;
+  }
+}
+
 static void site_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
   walk_ctx_t *c = vctx;
+  if (rb == '-' && !ins_len) {
+    if (c->del_len && (int64_t)tpos == c->del_start + c->del_len) c->del_len++;
+    else {
+      if (c->del_len) indel_unreads_sites(c, c->del_start, c->del_len, NULL);
+      c->del_start = tpos;
+      c->del_len = 1;
+    }
+  } else {
+    if (c->del_len) indel_unreads_sites(c, c->del_start, c->del_len, NULL);
+    c->del_len = 0;
+    if (ins_len) indel_unreads_sites(c, tpos, ins_len, ins);
+  }
   for (uint32_t i = 0; i < c->n; i++) {
     const bg_site_t *s = &c->sites[i];
     site_read_t *r = &c->sr[i];
@@ -543,7 +652,7 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
           target_hit[t] = 1;
           if (!tg->n_sites) continue;
           memset(sr, 0, tg->n_sites * sizeof *sr);
-          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len, tg->promoter_len, span};
+          walk_ctx_t c = {db, db->sites + tg->first_site, tg->n_sites, sr, bg_tseq(db, tg), tg->len, tg->promoter_len, span, 0, 0};
           uint32_t ncols = site_columns(&c, cols);
           for (int m = 0; m < 2; m++) { /* each mate's alignment to t, when close enough and it can reach a site */
             const bg_aln_t *as = m ? w->a2 : w->a1;
@@ -552,7 +661,10 @@ bg_status_t bg_call_sites(bg_run_t *r, bg_worker_t *ws, int nw, bg_site_obs_t *o
             for (int a = 0; a < (m ? n2 : n1); a++)
               if (as[a].target == t) {
                 if (reaches_site(&c, &as[a], len) && mate_close(w, &as[a], s, len, min_id)) {
+                  c.del_len = 0;
                   bg_align_walk_at(&w->m, s, len, &as[a], cols, ncols, site_col, &c);
+                  if (c.del_len) indel_unreads_sites(&c, c.del_start, c.del_len, NULL);
+                  unread_near_ends(&c, w, s, len, &as[a]);
                   flush(&c, obs, tg->first_site);
                 }
                 break;

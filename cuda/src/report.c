@@ -150,7 +150,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       const bg_site_t *s = &db->sites[si];
       const bg_site_obs_t *ob = &obs[si];
       /* aggregate observations into calls (codons -> amino acids) */
-      char keys[BG_SITE_KEYS][12];
+      char keys[BG_SITE_KEYS][BG_SITE_KEY_LEN];
       uint32_t counts[BG_SITE_KEYS], nk = 0, depth = 0;
       /* reads whose codon (or base) differs from the gene sequence's: only they can carry a mutation. A
        * catalogue that lists the reference amino acid among the resistant ones (M. tuberculosis katG P241P:
@@ -162,7 +162,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       char gene_codon[4] = {0};
       if (s->tidx >= 0 && (s->type == BG_MUT_AA || s->type == BG_MUT_NUC)) memcpy(gene_codon, tseq + s->tidx, s->type == BG_MUT_AA ? 3 : 1);
       for (uint32_t k = 0; k < ob->n; k++) {
-        char key[12];
+        char key[BG_SITE_KEY_LEN];
         if (s->type == BG_MUT_AA) { key[0] = bg_translate(ob->key[k]); key[1] = 0; }
         else if (s->type == BG_MUT_INS || s->type == BG_MUT_DEL || s->type == BG_MUT_AA_INS) snprintf(key, sizeof key, "%s", ob->key[k][0] ? ob->key[k] : "-");
         else snprintf(key, sizeof key, "%s", ob->key[k]);
@@ -182,9 +182,9 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
       /* calls by reads (desc), then name: independent of the order fragments were seen in */
       for (uint32_t a = 1; a < nk; a++)
         for (uint32_t z = a; z > 0 && (counts[z] > counts[z - 1] || (counts[z] == counts[z - 1] && strcmp(keys[z], keys[z - 1]) < 0)); z--) {
-          char tk[12], tc[4];
+          char tk[BG_SITE_KEY_LEN], tc[4];
           uint32_t tn = counts[z], tb = best_codon_n[z], tch = changed[z];
-          memcpy(tk, keys[z], 12); memcpy(keys[z], keys[z - 1], 12); memcpy(keys[z - 1], tk, 12);
+          memcpy(tk, keys[z], sizeof tk); memcpy(keys[z], keys[z - 1], sizeof tk); memcpy(keys[z - 1], tk, sizeof tk);
           memcpy(tc, best_codon[z], 4); memcpy(best_codon[z], best_codon[z - 1], 4); memcpy(best_codon[z - 1], tc, 4);
           counts[z] = counts[z - 1]; counts[z - 1] = tn;
           changed[z] = changed[z - 1]; changed[z - 1] = tch;
