@@ -489,6 +489,19 @@ static void shadow_free(bg_worker_t *sh, int nw) {
   free(sh);
 }
 
+/* Whether a mate's alignment differs from its target anywhere: a mismatch, a gap or an N. */
+typedef struct differs_ctx_t { const char *t; int differs; } differs_ctx_t;
+static void differs_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  differs_ctx_t *c = vctx;
+  (void)ins;
+  if (ins_len || rb == '-' || rb == 'N' || rb != (uint8_t)c->t[tpos]) c->differs = 1;
+}
+static int aln_differs(bg_worker_t *w, const uint8_t *seq, uint32_t len, const bg_aln_t *a) {
+  differs_ctx_t c = {bg_tseq(w->m.db, &w->m.db->targets[a->target]), 0};
+  bg_align_walk(&w->m, seq, len, a, differs_col, &c);
+  return c.differs;
+}
+
 bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0) {
   const bg_db_t *db = r->db;
   atomic_store(&r->stage, BG_STAGE_QUANTIFYING);
@@ -590,12 +603,10 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
   /* A mixture's minor allele: a relative a base or two from a candidate (its partner) keeps, after the hard
    * assignment, only the fragments over its own bases, too few to cover it. With a share of the EM's
    * fragments it is judged below on every fragment that aligns to it, as the candidates' partners are. */
-  int any_minor = 0;
   for (uint32_t t = 0; t < db->n_targets; t++) {
     bg_gene_stat_t *g = &gs[t];
     g->minor = g->reads && !g->candidate && g->partner != UINT32_MAX && gs[g->partner].candidate &&
                g->em_count >= BG_MINOR_MIN_SHARE * gs[g->partner].em_count;
-    any_minor |= g->minor;
   }
   /* support: for every candidate allele and its partner, and every minor allele, the bases of ALL fragments
    * that align to it within the slack, not only those assigned to it. A candidate whose own bases are missing
@@ -617,10 +628,28 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     const uint8_t *s1 = bg_worker_unit_bases(w, u);
     if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
     const uint8_t *s2 = s1 + u->len1;
-    /* a minor allele's distinct fragments: their best alleles (the EM class) include it, not its partner */
-    for (uint32_t k = 0; any_minor && k < refs[i].n; k++) {
+    /* an allele's distinct fragments (a minor's, or a candidate's with a partner): their best alleles (the EM
+     * class) include it, not its partner, and a mate aligned to it aligns to the partner with a difference, or
+     * not at all. A fragment that aligns to the partner without a difference fits the allele better only past
+     * the partner's end: ResFinder's blaKPC-25 lacks its stop
+     * codon's last base, which blaKPC-2 has, so a KPC-25 sample's reads across that end gave KPC-2 as well */
+    for (uint32_t k = 0; k < refs[i].n; k++) {
       const bg_gene_stat_t *g = &gs[refs[i].set[k]];
-      if (g->minor && !bsearch(&g->partner, refs[i].set, refs[i].n, sizeof *refs[i].set, cmp_u32)) gs[refs[i].set[k]].distinct++;
+      if (!(g->minor || (g->candidate && g->partner != UINT32_MAX)) ||
+          bsearch(&g->partner, refs[i].set, refs[i].n, sizeof *refs[i].set, cmp_u32))
+        continue;
+      int differs = 0; /* a mate aligned to the allele: to the partner not at all (worse), or with a difference */
+      for (int mate = 0; mate < 2 && !differs; mate++) {
+        const bg_aln_t *as = mate ? w->a2 : w->a1, *to_partner = NULL;
+        int na = mate ? n2 : n1, own = 0;
+        for (int m = 0; m < na; m++) {
+          own |= as[m].target == refs[i].set[k];
+          if (as[m].target == g->partner) to_partner = &as[m];
+        }
+        /* stored alignments may not keep their mismatches (a family's shared lists): the walk counts them */
+        differs = own && (!to_partner || aln_differs(w, mate ? s1 + u->len1 : s1, mate ? u->len2 : u->len1, to_partner));
+      }
+      if (differs) gs[refs[i].set[k]].distinct++;
     }
     for (int k = 0, j = 0; k < n1 + n2; k++) {
       const bg_aln_t *a = k < n1 ? &w->a1[k] : &w->a2[k - n1];
@@ -659,6 +688,15 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       g->coverage = coverage;
       g->identity = identity;
     }
+  }
+  /* Of two alleles both called, one that no fragment tells from the other within the other's bases, while
+   * fragments tell the other from it, is the other: its own evidence lies past the other's end (a KPC-25 sample
+   * gave KPC-2 as well whichever of the two the EM favoured) */
+  for (uint32_t t = 0; t < db->n_targets; t++) {
+    bg_gene_stat_t *g = &gs[t];
+    if (g->candidate && g->partner != UINT32_MAX && gs[g->partner].candidate && g->distinct == 0 &&
+        gs[g->partner].distinct >= BG_MINOR_MIN_DISTINCT)
+      g->candidate = 0;
   }
   atomic_store(&r->stage, BG_STAGE_MUTATIONS);
   bg_run_set_fraction(r, 0.92);

@@ -106,7 +106,8 @@ typedef struct bg_gene_stat_t {
   uint64_t depth_sum;     /* bases in cnt */
   int candidate;          /* passes the identity and coverage thresholds and is no partner's shadow */
   int minor;              /* not a candidate on its own fragments, but maybe a mixture's minor allele */
-  uint32_t distinct;      /* a minor's fragments whose best alleles include it and not its partner */
+  uint32_t distinct;      /* fragments whose best alleles include it and not its partner, a mate differing from the
+                           * partner within the partner's bases (counted for candidates with a partner and minors) */
 } bg_gene_stat_t;
 
 /** An allele's coverage and identity (percent) judged on its support pileup: the positions with bases there, and
