@@ -489,17 +489,18 @@ static void shadow_free(bg_worker_t *sh, int nw) {
   free(sh);
 }
 
-/* Whether a mate's alignment differs from its target anywhere: a mismatch, a gap or an N. */
-typedef struct differs_ctx_t { const char *t; int differs; } differs_ctx_t;
-static void differs_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
-  differs_ctx_t *c = vctx;
+/* How many columns of a mate's alignment differ from its target: mismatches, gap columns, N. */
+typedef struct diffs_ctx_t { const char *t; uint32_t diffs; } diffs_ctx_t;
+static void diffs_col(void *vctx, uint32_t tpos, uint8_t rb, const uint8_t *ins, uint32_t ins_len) {
+  diffs_ctx_t *c = vctx;
   (void)ins;
-  if (ins_len || rb == '-' || rb == 'N' || rb != (uint8_t)c->t[tpos]) c->differs = 1;
+  if (ins_len) c->diffs += ins_len;
+  else if (rb == '-' || rb == 'N' || rb != (uint8_t)c->t[tpos]) c->diffs++;
 }
-static int aln_differs(bg_worker_t *w, const uint8_t *seq, uint32_t len, const bg_aln_t *a) {
-  differs_ctx_t c = {bg_tseq(w->m.db, &w->m.db->targets[a->target]), 0};
-  bg_align_walk(&w->m, seq, len, a, differs_col, &c);
-  return c.differs;
+static uint32_t aln_diffs(bg_worker_t *w, const uint8_t *seq, uint32_t len, const bg_aln_t *a) {
+  diffs_ctx_t c = {bg_tseq(w->m.db, &w->m.db->targets[a->target]), 0};
+  bg_align_walk(&w->m, seq, len, a, diffs_col, &c);
+  return c.diffs;
 }
 
 bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double t0) {
@@ -629,8 +630,8 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
     if (!s1 || bg_worker_unit_alns(w, u, s1, &n1, &n2) != 0) { st = bg_fail(r->err, sizeof r->err, BG_ERR_HOST_OOM, "Out of memory quantifying"); goto done; }
     const uint8_t *s2 = s1 + u->len1;
     /* an allele's distinct fragments (a minor's, or a candidate's with a partner): their best alleles (the EM
-     * class) include it, not its partner, and a mate aligned to it aligns to the partner with a difference, or
-     * not at all. A fragment that aligns to the partner without a difference fits the allele better only past
+     * class) include it, not its partner, and a mate aligned to it aligns to the partner with more differences,
+     * or not at all. A fragment that aligns to the partner without a difference fits the allele better only past
      * the partner's end: ResFinder's blaKPC-25 lacks its stop
      * codon's last base, which blaKPC-2 has, so a KPC-25 sample's reads across that end gave KPC-2 as well */
     for (uint32_t k = 0; k < refs[i].n; k++) {
@@ -638,16 +639,20 @@ bg_status_t bg_quantify_and_report(bg_run_t *r, bg_worker_t *ws, int nw, double 
       if (!(g->minor || (g->candidate && g->partner != UINT32_MAX)) ||
           bsearch(&g->partner, refs[i].set, refs[i].n, sizeof *refs[i].set, cmp_u32))
         continue;
-      int differs = 0; /* a mate aligned to the allele: to the partner not at all (worse), or with a difference */
+      /* a mate aligned to the allele: to the partner not at all (worse), or with more differences (a sequencing
+       * error differs from both); stored alignments may not keep their mismatches (a family's shared lists), so
+       * the walks count them */
+      int differs = 0;
       for (int mate = 0; mate < 2 && !differs; mate++) {
-        const bg_aln_t *as = mate ? w->a2 : w->a1, *to_partner = NULL;
-        int na = mate ? n2 : n1, own = 0;
+        const bg_aln_t *as = mate ? w->a2 : w->a1, *to_partner = NULL, *to_own = NULL;
+        int na = mate ? n2 : n1;
         for (int m = 0; m < na; m++) {
-          own |= as[m].target == refs[i].set[k];
+          if (as[m].target == refs[i].set[k]) to_own = &as[m];
           if (as[m].target == g->partner) to_partner = &as[m];
         }
-        /* stored alignments may not keep their mismatches (a family's shared lists): the walk counts them */
-        differs = own && (!to_partner || aln_differs(w, mate ? s1 + u->len1 : s1, mate ? u->len2 : u->len1, to_partner));
+        const uint8_t *seq = mate ? s1 + u->len1 : s1;
+        uint32_t len = mate ? u->len2 : u->len1;
+        differs = to_own && (!to_partner || aln_diffs(w, seq, len, to_partner) > aln_diffs(w, seq, len, to_own));
       }
       if (differs) gs[refs[i].set[k]].distinct++;
     }
