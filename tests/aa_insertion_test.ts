@@ -6,13 +6,11 @@
 import assert from "node:assert/strict";
 import { Database, type EngineResult } from "../ffi/mod.ts";
 import { analyzeReads, engineUnavailable, PF, RF, tilePairs } from "./reads.ts";
+import * as sim from "./sim.ts";
 
 const unavailable = engineUnavailable("aa_insertion_test", `${PF}/klebsiella/ompK36.fsa`);
 
-async function gene(name: string): Promise<string> {
-  const fsa = await Deno.readTextFile(`${PF}/klebsiella/${name}.fsa`);
-  return fsa.split("\n").filter((l) => !l.startsWith(">")).join("").replace(/\s/g, "").toUpperCase();
-}
+const gene = async (name: string) => sim.ascii((await sim.loadPointFinderGene(name, "klebsiella", PF)).seq);
 
 /** seq with `bases` inserted after codon `codon` (1-based). */
 const insertAfterCodon = (seq: string, codon: number, bases: string) =>

@@ -10,30 +10,18 @@
  * than the aligner's band (12 bases), which the README lists.
  */
 import assert from "node:assert/strict";
-import { gunzipSync } from "node:zlib";
 import { Database, type EngineResult } from "../ffi/mod.ts";
 import { analyzeReads, engineUnavailable, PF, RF, tilePairs } from "./reads.ts";
+import * as sim from "./sim.ts";
 
 const unavailable = engineUnavailable("catalogue_test", `${PF}/escherichia_coli/genes.txt`);
 
-function readMaybeGz(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return new TextDecoder().decode(gunzipSync(Deno.readFileSync(path + ".gz")));
-  }
-}
-const fastaSeq = (text: string) =>
-  text.split("\n").filter((l) => !l.startsWith(">")).join("").replace(/\s/g, "").toUpperCase();
+const text = async (path: string) => new TextDecoder().decode(await sim.readMaybeGz(path));
 
-const CODE: Record<string, string> = {};
-{
-  const b = "TCAG", aa = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG";
-  let i = 0;
-  for (const x of b) for (const y of b) for (const z of b) CODE[x + y + z] = aa[i++];
-}
+/** The 64 codons, in order. */
+const CODONS = [..."ACGT"].flatMap((x) => [..."ACGT"].flatMap((y) => [..."ACGT"].map((z) => x + y + z)));
 /** A codon for amino acid `aa` other than `not`, the same one every time. */
-const codonFor = (aa: string, not = "") => Object.keys(CODE).sort().find((c) => CODE[c] === aa && c !== not);
+const codonFor = (aa: string, not = "") => CODONS.find((c) => sim.translateCodon(c) === aa && c !== not);
 
 /** The band of the engine's gapped alignment: longer indels are not seen (README, limits). */
 const BAND = 12;
@@ -51,7 +39,7 @@ function plant(f: string[], seq: string, promoter: number, alt: string): Plant |
   const nucIndex = pos < 0 ? promoter + pos : promoter + pos - 1;
   if (f[5] === "ins" && f[1] === "AA" && pos > 0) { // amino acids inserted after residue pos
     const after = promoter + pos * 3;
-    const residue = (k: number) => CODE[seq.slice(promoter + (k - 1) * 3, promoter + k * 3)];
+    const residue = (k: number) => sim.translateCodon(seq.slice(promoter + (k - 1) * 3, promoter + k * 3));
     const bases = [...alt].map((a) => codonFor(a)).join("");
     if (bases.length > BAND) return "longer than the band";
     return {
@@ -98,7 +86,7 @@ function plant(f: string[], seq: string, promoter: number, alt: string): Plant |
   }
   const at = promoter + (pos - 1) * 3;
   const ref = seq.slice(at, at + 3);
-  if (CODE[ref] !== f[5]) return "reference disagrees";
+  if (sim.translateCodon(ref) !== f[5]) return "reference disagrees";
   const codon = codonFor(alt, ref);
   if (!codon) return "no codon";
   return { row, mutant: seq.slice(0, at) + codon + seq.slice(at + 3), label: `${f[5]}${pos}${alt}` };
@@ -130,16 +118,15 @@ Deno.test({
       assert.equal(species.length, 11);
       for (const sp of species) {
         using db = await Database.build({ resfinder: RF, pointfinder: PF, species: [sp] });
-        const genes = readMaybeGz(`${PF}/${sp}/genes.txt`).split("\n").map((l) => l.trim())
-          .filter((l) => l && !l.startsWith("#"));
-        const rows = readMaybeGz(`${PF}/${sp}/phenotypes.txt`).split("\n").filter((l) =>
+        const genes = await sim.pointFinderGenes(sp, PF);
+        const rows = (await text(`${PF}/${sp}/phenotypes.txt`)).split("\n").filter((l) =>
           l && !l.startsWith("#")
         )
           .map((l) => l.split("\t"));
         for (const f of rows) {
           const gene = genes.find((g) => f[0] === g || f[0].startsWith(g + "_"));
           assert.ok(gene, `row for a gene genes.txt lists: ${f[0]} (${sp})`);
-          const seq = fastaSeq(readMaybeGz(`${PF}/${sp}/${gene}.fsa`));
+          const seq = sim.ascii((await sim.loadPointFinderGene(gene, sp, PF)).seq);
           const promoter = Number(/promoter-size-(\d+)bp/.exec(gene)?.[1] ?? 0);
           const alts = f[6].split(",");
           for (const alt of new Set([alts[0], alts[alts.length - 1]])) {

@@ -10,21 +10,14 @@
 import assert from "node:assert/strict";
 import { Database } from "../ffi/mod.ts";
 import { analyzeReads, engineUnavailable, PF, revcomp, RF, tilePairs } from "./reads.ts";
+import * as sim from "./sim.ts";
 
 const unavailable = engineUnavailable("resfinder_alleles_test", `${RF}/beta-lactam.fsa`);
 
-function alleles(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const file of [...Deno.readDirSync(RF)].map((e) => e.name).filter((n) => n.endsWith(".fsa")).sort()) {
-    let name = "";
-    for (const line of Deno.readTextFileSync(`${RF}/${file}`).split("\n")) {
-      if (line.startsWith(">")) {
-        name = line.slice(1).trim();
-        out.set(name, "");
-      } else if (name) out.set(name, out.get(name)! + line.trim().toUpperCase());
-    }
-  }
-  return out;
+/** Every ResFinder allele's sequence by its header. */
+async function alleles(): Promise<Map<string, string>> {
+  const all = await sim.loadResFinder(RF);
+  return new Map([...all].map(([name, a]) => [name, sim.ascii(a.seq)]));
 }
 
 /** Whether reads of `planted` cannot tell it from `other`: equal on a strand, bases where `planted` has them. */
@@ -54,7 +47,7 @@ for (const errors of [0, 0.005]) {
     ignore: unavailable !== "",
     async fn() {
       const dir = await Deno.makeTempDir({ prefix: "bg-alleles-" });
-      const all = alleles();
+      const all = await alleles();
       const failures: string[] = [];
       let planted = 0;
       try {

@@ -153,7 +153,7 @@ export async function readMaybeGz(path: string): Promise<Uint8Array> {
   return raw.length > 2 && raw[0] === 0x1f && raw[1] === 0x8b ? new Uint8Array(gunzipSync(raw)) : raw;
 }
 
-/** One FASTA record: `name` is the header without `>` and without trailing spaces. */
+/** One FASTA record: `name` is the header without `>` and without surrounding spaces. */
 export interface FastaRecord {
   name: string;
   seq: Uint8Array;
@@ -165,7 +165,7 @@ export function parseFasta(data: Uint8Array): FastaRecord[] {
   const out: FastaRecord[] = [];
   for (const block of text.split(">").slice(1)) {
     const nl = block.indexOf("\n");
-    const header = (nl < 0 ? block : block.slice(0, nl)).replace(/\r$/, "").trimEnd();
+    const header = (nl < 0 ? block : block.slice(0, nl)).trim(); // as the engine names it: `> erm(N)_2_…`
     const body = nl < 0 ? "" : block.slice(nl + 1).replace(/\s+/g, "").toUpperCase();
     out.push({ name: header, seq: bytes(body) });
   }
