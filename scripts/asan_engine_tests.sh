@@ -12,5 +12,5 @@ ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_
   LD_PRELOAD="$preload" BIOGPU_LIB="$PWD/$lib" \
   deno test -A ffi/ src/engine/ tests/mixture_test.ts tests/adapter_test.ts tests/divergent_allele_test.ts \
   tests/engine_test.ts tests/art_test.ts tests/pointfinder_calls_test.ts tests/aa_insertion_test.ts tests/catalogue_test.ts \
-  tests/species_test.ts tests/resfinder_alleles_test.ts \
+  tests/long_indel_test.ts tests/species_test.ts tests/resfinder_alleles_test.ts \
   tests/bad_input_test.ts tests/conformance_test.ts tests/engine_progress_test.ts "$@"

@@ -760,6 +760,60 @@ static void builder_free(builder_t *b) {
   bg_buf_free(&b->warnings);
 }
 
+/* Alternative k (0-based) of a comma-separated list: its start and length in *n; NULL when there is none. */
+static const char *alt_at(const char *alts, uint32_t k, size_t *n) {
+  for (; k && alts; k--) { alts = strchr(alts, ','); if (alts) alts++; }
+  if (!alts) return NULL;
+  *n = strcspn(alts, ",");
+  return alts;
+}
+
+int bg_site_alt(const bg_db_t *db, const bg_site_t *s, uint32_t k, char *key) {
+  size_t n = 0;
+  const char *alt = alt_at(bg_str(db, s->alts), k, &n);
+  if (!alt || n >= BG_SITE_KEY_LEN) return 0;
+  if (key) { memcpy(key, alt, n); key[n] = 0; }
+  return 1;
+}
+
+/* A catalogued indel longer than the aligner's band is never written by a gapped alignment, and the reads that
+ * carry it align nowhere. Each such alternative (plain bases, that fit an observation's key; a deletion of bases
+ * the gene holds there) gets a variant target: its gene with the indel written in, to which those reads align
+ * ungapped (mutations.c, variant_evidence). Whether alternative `alt` (n bases) of site s of gene t needs one. */
+static int needs_variant(const tdraft_t *t, const sdraft_t *d, int32_t tidx, const char *alt, size_t n) {
+  if ((d->type != BG_MUT_DEL && d->type != BG_MUT_INS) || tidx < 0 || n <= BG_ALIGN_BAND || n >= BG_SITE_KEY_LEN) return 0;
+  for (size_t k = 0; k < n; k++) if (alt[k] != 'A' && alt[k] != 'C' && alt[k] != 'G' && alt[k] != 'T') return 0;
+  return d->type == BG_MUT_DEL ? holds_at(t, tidx, alt, n) : (uint32_t)tidx < t->len;
+}
+
+/* Writes the variant target of site i's alternative k (see needs_variant) into v and its bases into seqs. */
+static void put_variant(bg_buf_t *strings, bg_buf_t *seqs, const builder_t *b, const bg_site_t *sites, uint32_t i, uint32_t k,
+                        bg_target_t *v) {
+  const sdraft_t *d = &b->s[i];
+  const tdraft_t *g = &b->t[d->target];
+  size_t n = 0;
+  const char *alt = alt_at(d->alts, k, &n);
+  uint32_t at = (uint32_t)sites[i].tidx;
+  char name[1200];
+  snprintf(name, sizeof name, "%s~%d%s%.*s", g->name, d->pos, d->type == BG_MUT_DEL ? "del" : "ins", (int)n, alt);
+  v->name = put_str(strings, name); v->gene = put_str(strings, g->gene); v->accession = put_str(strings, g->acc);
+  v->drug_class = put_str(strings, g->cls); v->phenotype = put_str(strings, g->pheno); v->species = put_str(strings, g->species);
+  v->mechanism = put_str(strings, g->mech);
+  v->seq = seqs->n; v->kind = BG_KIND_POINTFINDER; v->promoter_len = g->promoter_len; v->is_rna = g->is_rna;
+  v->variant_site = i + 1; v->variant_alt = k;
+  if (d->type == BG_MUT_DEL) { /* the n bases from `at` left out */
+    bg_buf_put(seqs, g->seq, at);
+    bg_buf_put(seqs, g->seq + at + n, g->len - at - n);
+    v->len = g->len - (uint32_t)n;
+  } else { /* inserted after base `at` */
+    bg_buf_put(seqs, g->seq, at + 1);
+    bg_buf_put(seqs, alt, n);
+    bg_buf_put(seqs, g->seq + at + 1, g->len - at - 1);
+    v->len = g->len + (uint32_t)n;
+  }
+  bg_buf_put(seqs, "", 1);
+}
+
 static void *own(bg_db_t *db, void *p) {
   if (p && db->n_owned < (int)(sizeof db->owned / sizeof db->owned[0])) db->owned[db->n_owned++] = p;
   return p;
@@ -813,11 +867,31 @@ BG_API bg_status_t bg_db_build(bg_db_t *db, const char *resfinder_dir, const cha
     if (t->n_sites == 0) t->first_site = i;
     t->n_sites++;
   }
+  /* long indels' variant targets, after the genes */
+  uint32_t nv = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < b.ns; i++) {
+      size_t n = 0;
+      const char *alt;
+      for (uint32_t k = 0; (alt = alt_at(b.s[i].alts, k, &n)); k++) {
+        if (!needs_variant(&b.t[b.s[i].target], &b.s[i], sites[i].tidx, alt, n)) continue;
+        if (pass) put_variant(&strings, &seqs, &b, sites, i, k, &targets[b.nt + v]);
+        v++;
+      }
+    }
+    if (pass || !v) break;
+    nv = v;
+    bg_target_t *grown = realloc(targets, (b.nt + (size_t)nv) * sizeof *targets);
+    if (!grown) { strings.oom = 1; break; }
+    targets = grown;
+    memset(targets + b.nt, 0, nv * sizeof *targets);
+  }
   if (strings.oom || seqs.oom) {
     bg_buf_free(&strings); bg_buf_free(&seqs); free(targets); free(sites); builder_free(&b);
     return bg_fail(db->err, sizeof db->err, BG_ERR_HOST_OOM, "Out of memory building the database");
   }
-  db->targets = own(db, targets); db->n_targets = b.nt;
+  db->targets = own(db, targets); db->n_targets = b.nt + nv;
   db->sites = own(db, sites); db->n_sites = b.ns;
   db->strings = own(db, strings.p); db->strings_len = strings.n;
   db->seqs = own(db, seqs.p); db->seqs_len = seqs.n;
@@ -837,7 +911,11 @@ BG_API const char *bg_db_info_json(bg_db_t *db) {
   if (!db) return NULL;
   bg_buf_t b = {0};
   uint32_t n_genes_pf = 0;
-  for (uint32_t i = 0; i < db->n_targets; i++) n_genes_pf += db->targets[i].kind == BG_KIND_POINTFINDER;
+  uint32_t n_variants = 0;
+  for (uint32_t i = 0; i < db->n_targets; i++) {
+    n_genes_pf += db->targets[i].kind == BG_KIND_POINTFINDER && !db->targets[i].variant_site;
+    n_variants += db->targets[i].variant_site != 0;
+  }
   char rfv[128], pfv[128];
   meta_value(db, "resfinder_version", rfv, sizeof rfv);
   meta_value(db, "pointfinder_version", pfv, sizeof pfv);
@@ -846,13 +924,13 @@ BG_API const char *bg_db_info_json(bg_db_t *db) {
   bg_buf_puts(&b, ",\"pointfinder_version\":");
   bg_buf_json_str(&b, pfv);
   bg_buf_printf(&b, ",\"resfinder_alleles\":%u,\"pointfinder_genes\":%u,\"pointfinder_species\":%u,"
-                "\"mutation_sites\":%u,\"kmer_occurrences\":%llu,\"k\":%d,\"species\":[",
-                db->n_resfinder, n_genes_pf, db->n_species, db->n_sites, (unsigned long long)db->n_occs, BG_K);
+                "\"mutation_sites\":%u,\"indel_variants\":%u,\"kmer_occurrences\":%llu,\"k\":%d,\"species\":[",
+                db->n_resfinder, n_genes_pf, db->n_species, db->n_sites, n_variants, (unsigned long long)db->n_occs, BG_K);
   const char *last = NULL;
   int first = 1;
   for (uint32_t i = 0; i < db->n_targets; i++) {
     const bg_target_t *t = &db->targets[i];
-    if (t->kind != BG_KIND_POINTFINDER) continue;
+    if (t->kind != BG_KIND_POINTFINDER || t->variant_site) continue;
     const char *sp = bg_str(db, t->species);
     if (last && strcmp(last, sp) == 0) continue;
     last = sp;

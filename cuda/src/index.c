@@ -332,6 +332,17 @@ BG_API bg_status_t bg_db_load(bg_db_t *db, const char *path) {
       return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: site table out of range (%s)", path);
     }
   }
+  for (uint32_t i = 0; i < db->n_targets; i++) { /* a variant target: a gene's long indel site (see db.c) */
+    const bg_target_t *t = &db->targets[i];
+    if (!t->variant_site) continue;
+    const bg_site_t *s = t->variant_site <= db->n_sites ? &db->sites[t->variant_site - 1] : NULL;
+    if (!s || t->kind != BG_KIND_POINTFINDER || t->n_sites || (s->type != BG_MUT_DEL && s->type != BG_MUT_INS) || s->tidx < 0 ||
+        db->targets[s->target].variant_site || !bg_site_alt(db, s, t->variant_alt, NULL)) {
+      db->targets = NULL; db->n_targets = 0; db->sites = NULL; db->n_sites = 0;
+      munmap(map, db->map_len); db->map = NULL;
+      return bg_fail(db->err, sizeof db->err, BG_ERR_BAD_INDEX, "Cannot load the index: variant target out of range (%s)", path);
+    }
+  }
   madvise(map, db->map_len, MADV_WILLNEED);
   db->load_seconds = bg_now() - t0;
   return BG_OK;

@@ -14,8 +14,8 @@
 #define BG_KMASK ((1ull << (2 * BG_K)) - 1)
 #define BG_ERRMSG_LEN 1024
 #define BG_INDEX_MAGIC "BGDBIDX1"
-#define BG_INDEX_VERSION 5u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites;
-                              4: mechanisms of resistance; 5: amino-acid insertion sites */
+#define BG_INDEX_VERSION 6u /* 2: source versions recorded; deletion rows no longer insertion sites; 3: deletion sites;
+                              4: mechanisms of resistance; 5: amino-acid insertion sites; 6: variant targets of long indels */
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,8 +132,9 @@ BG_HD int bg_screen_read(const uint8_t *s, uint32_t len, const uint64_t *words, 
 enum { BG_KIND_RESFINDER = 0, BG_KIND_POINTFINDER = 1 };
 enum { BG_MUT_AA = 0, BG_MUT_NUC = 1, BG_MUT_INS = 2, BG_MUT_DEL = 3, BG_MUT_AA_INS = 4 };
 /* an observation's key at a site (codon, base, inserted or deleted sequence), NUL included: room for every indel
- * the aligner's band lets through (12 bases; a 12-base key once did not fit, and rpoB 1300del12 went uncalled) */
-#define BG_SITE_KEY_LEN 32
+ * the catalogue lists (M. tuberculosis katG 1560ins: 64 bases; a 12-base key once did not fit, and rpoB 1300del12
+ * went uncalled) */
+#define BG_SITE_KEY_LEN 72
 
 /** One reference sequence: a ResFinder allele or a PointFinder gene. Offsets point into strings. */
 typedef struct bg_target_t {
@@ -146,6 +147,9 @@ typedef struct bg_target_t {
   uint32_t is_rna;
   uint32_t first_site, n_sites; /* PointFinder: catalogued sites of this gene */
   uint32_t mechanism;    /* string: mechanism of resistance (ResFinder's phenotypes.txt; "" for PointFinder genes) */
+  uint32_t variant_site; /* 0, or a variant target: its gene with catalogued site variant_site - 1's indel, one longer
+                          * than the aligner's band, written in (its alternative number variant_alt) */
+  uint32_t variant_alt;
   uint32_t reserved;     /* 0 */
 } bg_target_t;
 
@@ -191,6 +195,9 @@ struct bg_db_t {
 static inline const char *bg_str(const bg_db_t *db, uint32_t off) { return db->strings + off; }
 static inline const char *bg_tseq(const bg_db_t *db, const bg_target_t *t) { return db->seqs + t->seq; }
 
+/** Alternative k (0-based) of site s's comma-separated list into key (BG_SITE_KEY_LEN bytes; may be NULL): 1, or 0
+ *  when there is none or it does not fit the key. */
+int bg_site_alt(const bg_db_t *db, const bg_site_t *s, uint32_t k, char *key);
 /** Looks a canonical k-mer up; returns the slot or NULL. */
 const bg_kslot_t *bg_index_find(const bg_db_t *db, uint64_t canon);
 /** Builds the k-mer hash, occurrence list and screening filter over db's targets (owned by db). */

@@ -201,7 +201,7 @@ bg_status_t bg_report(bg_run_t *r, const bg_gene_stat_t *gs, const bg_site_obs_t
           double f = (double)changed[j] / depth;
           if (changed[j] == 0 || changed[j] < (uint32_t)o->min_alt_reads || f + 1e-12 < o->min_allele_freq) continue;
           mutant = 1;
-          char label[64];
+          char label[BG_SITE_KEY_LEN + 48]; /* n.A_Bins and the longest inserted sequence */
           mutation_label(label, sizeof label, s, tseq, ref, a);
           if (!first) bg_buf_puts(&b, ",");
           first = 0;

@@ -975,8 +975,8 @@ int main(void) {
   s = bg_db_load(db2, bad);
   CHECK(s == BG_ERR_BAD_INDEX && strstr(bg_db_errmsg(db2), "checksum") && strstr(bg_db_errmsg(db2), bad), "flipped byte: %s", bg_db_errmsg(db2));
   bg_db_free(db2);
-  /* a string offset, a site type or a site's position out of range in a file whose checksum is right (crafted):
-   * refused, naming the table. The header: crc at byte 24, the sections' offsets from byte 80 (targets, then
+  /* a string offset, a site type, a site's position or a variant's site out of range in a file whose checksum is
+   * right (crafted): refused, naming the table. The header: crc at byte 24, the sections' offsets from byte 80 (targets, then
    * sites); each case patches the first record's fields. */
   const struct { int sec; size_t off[2]; int32_t val[2]; const char *want, *what; } crafted[] = {
     {0, {offsetof(bg_target_t, mechanism), offsetof(bg_target_t, mechanism)}, {0x7fffff00, 0x7fffff00}, "target table out of range", "target mechanism offset"},
@@ -984,6 +984,9 @@ int main(void) {
     {1, {offsetof(bg_site_t, type), offsetof(bg_site_t, type)}, {BG_MUT_AA_INS + 1, BG_MUT_AA_INS + 1}, "site table out of range", "site type"},
     /* an amino-acid insertion's label reads the codon ending at tidx: tidx 1 would read before the gene */
     {1, {offsetof(bg_site_t, type), offsetof(bg_site_t, tidx)}, {BG_MUT_AA_INS, 1}, "site table out of range", "amino-acid insertion at base 1"},
+    /* a variant target names a long indel's site: one past the table, or the first allele made a variant of site 0 */
+    {0, {offsetof(bg_target_t, variant_site), offsetof(bg_target_t, variant_site)}, {0x7fffff00, 0x7fffff00}, "variant target out of range", "variant's site"},
+    {0, {offsetof(bg_target_t, variant_site), offsetof(bg_target_t, variant_alt)}, {1, 0}, "variant target out of range", "a ResFinder allele as a variant"},
   };
   for (size_t c = 0; c < sizeof crafted / sizeof crafted[0]; c++) {
     size_t n = (size_t)st.st_size;

@@ -48,9 +48,10 @@ async function listFiles(root: string, rel = ""): Promise<string[]> {
  * Raised whenever `db build` makes a different index from the same sources, so that the indexes cached by an
  * earlier build are built again. 2 (2026-11-29): FASTA headers lose a leading space (ResFinder's
  * `> erm(N)_2_MZ015744`), and a config class name that lists classes is split into them. 3 (2026-12-07):
- * mechanisms of resistance (index format 4). 4 (2026-12-07): amino-acid insertion sites (index format 5).
+ * mechanisms of resistance (index format 4). 4 (2026-12-07): amino-acid insertion sites (index format 5). 5
+ * (2026-12-07): variant targets of the catalogue's indels longer than the aligner's band (index format 6).
  */
-export const BUILDER_REVISION = 4;
+export const BUILDER_REVISION = 5;
 
 /**
  * SHA-256 (hex) over the names and contents of the source files, the species list, the engine ABI and the
