@@ -6,8 +6,8 @@
  * few reads ending just past them (pncA 172delT gave F58L and F58S).
  *
  * Rows left out: those whose reference disagrees with the gene file (build warnings; reads that agree with the
- * file show there as `uncatalogued`), bases written as N (M. tuberculosis pncA 369ins of 18 N), and indels longer
- * than the aligner's band (12 bases), which the README lists.
+ * file show there as `uncatalogued`), bases written as N (M. tuberculosis pncA 369ins of 18 N), M. tuberculosis
+ * ethA's (its gene file holds embA's sequence: left out of the index) and two insertions the README lists.
  */
 import assert from "node:assert/strict";
 import { Database, type EngineResult } from "../ffi/mod.ts";
@@ -126,9 +126,18 @@ Deno.test({
         for (const f of rows) {
           const gene = genes.find((g) => f[0] === g || f[0].startsWith(g + "_"));
           assert.ok(gene, `row for a gene genes.txt lists: ${f[0]} (${sp})`);
-          const seq = sim.ascii((await sim.loadPointFinderGene(gene, sp, PF)).seq);
+          const record = await sim.loadPointFinderGene(gene, sp, PF);
+          const seq = sim.ascii(record.seq);
           const promoter = Number(/promoter-size-(\d+)bp/.exec(gene)?.[1] ?? 0);
           const alts = f[6].split(",");
+          // a gene file whose header names another of the species' genes holds that gene (M. tuberculosis
+          // ethA-promoter-size-74bp.fsa holds embA's): the engine leaves it out with its rows (a build warning)
+          const same = (a: string, b: string) => a.replaceAll("_", "-") === b.replaceAll("_", "-");
+          const named = record.name.replace(/_\d+_[^_]*$/, "");
+          if (!same(named, gene) && genes.some((g) => same(g, named))) {
+            left["gene file holds another gene"] = (left["gene file holds another gene"] ?? 0) + 1;
+            continue;
+          }
           for (const alt of new Set([alts[0], alts[alts.length - 1]])) {
             const p = plant(f, seq, promoter, alt);
             if (typeof p === "string") {
@@ -160,5 +169,6 @@ Deno.test({
     // 152del15 and 1560ins64, pncA 88del24 and 118del33) are planted and called through their variant targets
     assert.equal(left["longer than the band"], 1, JSON.stringify(left));
     assert.equal(left["typed AA in a promoter"], 1, JSON.stringify(left));
+    assert.equal(left["gene file holds another gene"], 35, JSON.stringify(left)); // ethA's 35 rows
   },
 });

@@ -102,3 +102,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a PointFinder gene file holding another gene's sequence (M. tuberculosis ethA's holds embA's) is left out, with its rows",
+  ignore: unavailable !== "",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bg-dbbuild-" });
+    try {
+      const TB = "mycobacterium_tuberculosis";
+      using db = await Database.build({ resfinder: RF, pointfinder: PF, species: [TB] });
+      const warnings = (db.info().warnings as string[]).filter((w) => w.includes("ethA"));
+      // one warning for the gene file and its 35 rows, none for each row ("Reference codon disagrees ...")
+      assert.deepEqual(warnings, [
+        "PointFinder gene file ethA-promoter-size-74bp.fsa of mycobacterium_tuberculosis holds another gene's " +
+        "sequence (its header: embA-promoter-size-115bp_1_LR027516.1): the gene and its 35 catalogue rows are skipped",
+      ]);
+      // embA's reads (promoter and gene): embA's sites only; before, 34 ethA sites came with them, 27 of them
+      // `uncatalogued` (embA's codons read as ethA changes) and 7 `wild_type`, from no ethA read at all
+      const embA = await fastaRecord(
+        `${PF}/${TB}/embA-promoter-size-115bp.fsa`,
+        "embA-promoter-size-115bp_1_LR027516.1",
+      );
+      const flank = "ACGTTGCAAGCTTCGAGGATCC".repeat(10);
+      const reads = tilePairs(flank + embA + flank, "e", { step: 5 });
+      await Deno.writeTextFile(`${dir}/R1.fq`, reads.r1);
+      await Deno.writeTextFile(`${dir}/R2.fq`, reads.r2);
+      const { result } = await analyzeSample({
+        db,
+        r1: `${dir}/R1.fq`,
+        r2: `${dir}/R2.fq`,
+        outDir: `${dir}/out`,
+        sampleId: "embA",
+        options: { backend: "cpu", threads: 2 },
+      });
+      const genes = [...new Set(result.sites.map((s) => s.gene))];
+      assert.deepEqual(genes, ["embA-promoter-size-115bp"]);
+      assert.ok(result.sites.every((s) => s.status === "wild_type"), JSON.stringify(result.sites));
+      assert.deepEqual(result.mutations, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -470,19 +470,69 @@ static int residue_list(const char *s) {
   return 1;
 }
 
-typedef struct pf_ctx_t { const char *species, *gene; int rna; int found; } pf_ctx_t;
+/* Whether gene names a and b (n bytes) are the same, '_' and '-' alike: M. tuberculosis's file
+ * pncA-promoter-size-107bp.fsa has the header pncA_promoter_size_107bp_1_LR027516.1. */
+static int same_gene_name(const char *a, const char *b, size_t n) {
+  if (strlen(a) != n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+    if (x != y) return 0;
+  }
+  return 1;
+}
+
+/* Whether a species' genes.txt (text) lists gene g. */
+static int lists_gene(const char *text, const char *g) {
+  for (const char *line = text; *line;) {
+    size_t n = strcspn(line, "\r\n");
+    const char *l = line;
+    size_t k = n;
+    while (k && isspace((unsigned char)*l)) { l++; k--; }
+    while (k && isspace((unsigned char)l[k - 1])) k--;
+    if (k && same_gene_name(g, l, k)) return 1;
+    line += n;
+    while (*line == '\r' || *line == '\n') line++;
+  }
+  return 0;
+}
+
+/* A gene file's record. genes: the species' genes.txt. A file whose header names another gene of that list holds
+ * that gene's sequence, not its own (M. tuberculosis ethA-promoter-size-74bp.fsa holds embA's, header
+ * embA-promoter-size-115bp_1_LR027516.1): it is left out (other: the header), or reads of the other gene would be
+ * read at this gene's catalogued sites, as wild type or as a change the catalogue does not list. */
+typedef struct pf_ctx_t { const char *species, *gene, *genes; int rna; int found; char *other; } pf_ctx_t;
+
+/* A gene file left out (see pf_ctx_t), and how many catalogue rows went with it. */
+typedef struct wrong_gene_t { char *gene, *header; uint32_t rows; } wrong_gene_t;
+
+/* Warns of each gene file left out, with its rows, and frees the list. */
+static void warn_wrong_genes(builder_t *b, const char *species, wrong_gene_t *w, int n) {
+  for (int i = 0; i < n; i++) {
+    char msg[480];
+    snprintf(msg, sizeof msg, "PointFinder gene file %.100s.fsa of %.60s holds another gene's sequence (its header: %.100s): "
+             "the gene and its %u catalogue rows are skipped", w[i].gene, species, w[i].header, w[i].rows);
+    warn(b, "%s%s", msg, "");
+    free(w[i].gene);
+    free(w[i].header);
+  }
+}
 
 static void pf_record(builder_t *b, char *name, char *seq, uint32_t len, void *vctx) {
   pf_ctx_t *ctx = vctx;
   if (ctx->found) { free(name); free(seq); return; } /* one reference per gene file */
   ctx->found = 1;
-  tdraft_t *t = add_target(b);
-  if (!t) { free(name); free(seq); return; }
-  t->name = name; t->seq = seq; t->len = len; t->kind = BG_KIND_POINTFINDER;
-  t->gene = xstrdup(ctx->gene);
   char *g, *acc;
   split_header(name, &g, &acc);
+  if (!same_gene_name(g, ctx->gene, strlen(ctx->gene)) && lists_gene(ctx->genes, g)) {
+    ctx->other = name;
+    free(g); free(acc); free(seq);
+    return;
+  }
   free(g);
+  tdraft_t *t = add_target(b);
+  if (!t) { free(name); free(seq); free(acc); return; }
+  t->name = name; t->seq = seq; t->len = len; t->kind = BG_KIND_POINTFINDER;
+  t->gene = xstrdup(ctx->gene);
   t->acc = acc;
   t->cls = xstrdup(""); t->pheno = xstrdup(""); t->mech = xstrdup(""); t->species = xstrdup(ctx->species);
   t->is_rna = (uint32_t)ctx->rna;
@@ -582,7 +632,9 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
   size_t rlen;
   if (slurp_maybe_gz(dir, "RNA_genes.txt", &rna, &rlen, NULL, 0) != BG_OK) rna = NULL;
   uint32_t first = b->nt;
-  char *save = NULL;
+  char *save = NULL, *genes = xstrdup(text);
+  wrong_gene_t wrong[8]; /* gene files holding another gene (see pf_ctx_t) */
+  int n_wrong = 0;
   for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     trim_right(line);
     while (*line && isspace((unsigned char)*line)) line++;
@@ -600,18 +652,27 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
       for (const char *p = rna; (p = strstr(p, line)); p += gl)
         if ((p == rna || p[-1] == '\n') && (p[gl] == '\n' || p[gl] == '\r' || p[gl] == 0 || isspace((unsigned char)p[gl]))) { is_rna = 1; break; }
     }
-    pf_ctx_t ctx = {species, line, is_rna, 0};
+    pf_ctx_t ctx = {species, line, genes, is_rna, 0, NULL};
     if (parse_fasta(b, fa, pf_record, &ctx) <= 0) warn(b, "PointFinder gene file %s of %s holds no sequence", fname, species);
     free(fa);
+    if (ctx.other && n_wrong < (int)(sizeof wrong / sizeof wrong[0])) {
+      wrong[n_wrong].gene = xstrdup(line);
+      wrong[n_wrong].header = ctx.other;
+      wrong[n_wrong++].rows = 0;
+    } else free(ctx.other);
   }
+  free(genes);
   free(text);
   free(rna);
-  if (b->nt == first)
+  if (b->nt == first) {
+    warn_wrong_genes(b, species, wrong, n_wrong);
     return bg_fail(b->err, b->err_len, BG_ERR_BAD_DATABASE,
                    "Cannot read the PointFinder database: no gene sequences for species '%s' (%s)", species, dir);
+  }
   /* mutation table */
   if (slurp_maybe_gz(dir, "phenotypes.txt", &text, &len, NULL, 0) != BG_OK &&
       slurp_maybe_gz(dir, "resistens-overview.txt", &text, &len, NULL, 0) != BG_OK) {
+    warn_wrong_genes(b, species, wrong, n_wrong);
     warn(b, "No phenotypes.txt for %s%s: genes kept, no mutations catalogued", species, "");
     return BG_OK;
   }
@@ -628,7 +689,14 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
       size_t gl = strlen(b->t[i].gene);
       if (strncmp(f[0], b->t[i].gene, gl) == 0 && (f[0][gl] == '_' || f[0][gl] == 0)) target = i;
     }
-    if (target == UINT32_MAX) { warn(b, "Mutation row for unknown gene %s in %s", f[0], species); continue; }
+    if (target == UINT32_MAX) {
+      int k = 0;
+      while (k < n_wrong && !(strncmp(f[0], wrong[k].gene, strlen(wrong[k].gene)) == 0 &&
+                              (f[0][strlen(wrong[k].gene)] == '_' || f[0][strlen(wrong[k].gene)] == 0))) k++;
+      if (k < n_wrong) wrong[k].rows++; /* a gene file left out: one warning for all its rows, below */
+      else warn(b, "Mutation row for unknown gene %s in %s", f[0], species);
+      continue;
+    }
     char *endp;
     long pos = strtol(f[3], &endp, 10);
     if (endp == f[3]) { warn(b, "Mutation row with no position for %s in %s", f[0], species); continue; }
@@ -686,6 +754,7 @@ static bg_status_t load_species(builder_t *b, const char *root, const char *spec
     }
   }
   free(text);
+  warn_wrong_genes(b, species, wrong, n_wrong);
   return BG_OK;
 }
 

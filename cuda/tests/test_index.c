@@ -633,13 +633,17 @@ int main(void) {
   snprintf(fa, sizeof fa, ">gyrA_1_CP073768.1\n%s\n", gyr);
   put("pf/ecoli/gyrA.fsa", fa);
   put("pf/ecoli/prom-promoter-size-20bp.fsa", ">prom-promoter-size-20bp_1_X\nACGTACGTACGTACGTACGT\n");
-  put("pf/ecoli/genes.txt", "gyrA\nprom-promoter-size-20bp\nmissingGene\n");
+  /* a gene file holding another listed gene (M. tuberculosis ethA-promoter-size-74bp.fsa holds embA's): left out */
+  snprintf(fa, sizeof fa, ">gyrA_1_CP073768.1\n%s\n", gyr);
+  put("pf/ecoli/parC.fsa", fa);
+  put("pf/ecoli/genes.txt", "gyrA\nprom-promoter-size-20bp\nmissingGene\nparC\n");
   put("pf/ecoli/RNA_genes.txt", "");
   put("pf/ecoli/phenotypes.txt",
       "#Gene_accession\tTypeGene\tMutation ID\tCodon_pos\tRef_nuc\tRef_codon\tRes_codon\tClass\tPhenotype\tPMID\n"
       "gyrA_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tL,W\tQuinolone\tNalidixic acid\t11\n"
       "gyrA_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tA\tQuinolone\tCiprofloxacin\t12\n"
       "gyrA_1_CP073768.1\tAA\tGLY-3\t3\tGGT\tG\tD\tQuinolone\tCiprofloxacin\t13\n"
+      "parC_1_CP073768.1\tAA\tSER-2\t2\tTCG\tS\tI\tQuinolone\tCiprofloxacin\t19\n"
       "prom-promoter-size-20bp_1_X\tNUC\tCYS--19\t-19\tC\tC\tT\tBeta-lactam\tAmpicillin\t14\n"
       "prom-promoter-size-20bp_1_X\tNUC\t\t-13\t-\tins\tGT,G\tBeta-lactam\tAmpicillin\t15\n"
       /* a deletion (as PointFinder writes them: Ref_nuc '-', Ref_codon 'del', the deleted bases) */
@@ -681,7 +685,7 @@ int main(void) {
   CHECK(t && strcmp(bg_str(db, t->drug_class), "Macrolide, Lincosamide, Streptogramin B") == 0,
         "a config name holding several classes becomes their list (its 'XX - ' prefix and 'and' gone), found '%s'",
         t ? bg_str(db, t->drug_class) : "");
-  CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file skipped), found %u", db->n_pointfinder);
+  CHECK(db->n_pointfinder == 2, "two PointFinder genes (missing file and one holding another gene skipped), found %u", db->n_pointfinder);
   CHECK(db->n_sites == 7, "repeated rows merged, two deletion sites: 7 sites, found %u", db->n_sites);
   int n_del = 0;
   int n_nuc = 0;
@@ -713,6 +717,9 @@ int main(void) {
   CHECK(strstr(info, "\"resfinder_version\":\"2022-05-24\"") && strstr(info, "\"pointfinder_version\":\"3.0.0\""),
         "versions: the newest date of history.txt, PointFinder's VERSION: %s", info);
   CHECK(strstr(info, "missingGene") != NULL, "missing gene file reported as a warning: %s", info);
+  CHECK(strstr(info, "parC.fsa of ecoli holds another gene's sequence (its header: gyrA_1_CP073768.1): the gene and its 1 "
+                     "catalogue rows are skipped") != NULL && strstr(info, "unknown gene parC") == NULL,
+        "a gene file holding another gene: one warning, with its rows: %s", info);
   CHECK(strstr(info, "GLY-3") == NULL && strstr(info, "ecoli gyrA:3") != NULL, "reference codon mismatch (GGT vs sequence) reported: %s", info);
   /* k-mer lookup: the first 21-mer of s3 (cfr) is found with its occurrence */
   uint64_t fw = 0, rv = 0;

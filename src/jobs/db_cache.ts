@@ -49,7 +49,8 @@ async function listFiles(root: string, rel = ""): Promise<string[]> {
  * earlier build are built again. 2 (2026-11-29): FASTA headers lose a leading space (ResFinder's
  * `> erm(N)_2_MZ015744`), and a config class name that lists classes is split into them. 3 (2026-12-07):
  * mechanisms of resistance (index format 4). 4 (2026-12-07): amino-acid insertion sites (index format 5). 5
- * (2026-12-07): variant targets of the catalogue's indels longer than the aligner's band (index format 6).
+ * (2026-12-07): variant targets of the catalogue's indels longer than the aligner's band (index format 6), and a
+ * PointFinder gene file holding another gene (M. tuberculosis ethA's holds embA's) left out.
  */
 export const BUILDER_REVISION = 5;
 
