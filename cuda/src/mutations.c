@@ -59,6 +59,20 @@ static size_t longest_alt(const bg_db_t *db, const bg_site_t *s) {
   return longest;
 }
 
+/* The length of site s's longest alternative that has a variant target (db.c, needs_variant: plain bases, longer
+ * than the aligner's band, within an observation's key), or 0. M. tuberculosis pncA 369ins lists 18 N, which no
+ * read shows: its AG insertion is read as any short one. */
+static size_t longest_variant_alt(const bg_db_t *db, const bg_site_t *s) {
+  size_t longest = 0;
+  for (const char *a = bg_str(db, s->alts); *a;) {
+    size_t n = strcspn(a, ","), plain = strspn(a, "ACGT");
+    if (plain >= n && n > BG_ALIGN_BAND && n < BG_SITE_KEY_LEN && n > longest) longest = n;
+    if (!a[n]) break;
+    a += n + 1;
+  }
+  return longest;
+}
+
 /* A DEL site's read saw a run of deleted target bases end: the catalogued deletion (one of the site's deleted
  * sequences, wherever in its repeat the alignment wrote it), or another deletion over the site (bad). */
 static void deletion_run_ends(const walk_ctx_t *c, const bg_site_t *s, site_read_t *r) {
@@ -214,8 +228,8 @@ static void insertion_span(const walk_ctx_t *c, const bg_site_t *s, int32_t *lo,
   /* A long insertion's reads show it on its variant target, over its bases and BG_VARIANT_ANCHOR either side
    * (variant_evidence): a wild-type read must show as many columns about the site, or the site's frequency would
    * count the wild type's reads more readily than the mutant's (40 % of katG 1560ins64 came out as 25 %). */
-  size_t longest = s->type == BG_MUT_INS ? longest_alt(c->db, s) : 0;
-  if (longest > BG_ALIGN_BAND) {
+  size_t longest = s->type == BG_MUT_INS ? longest_variant_alt(c->db, s) : 0;
+  if (longest) {
     int64_t w = (int64_t)longest + 2 * BG_VARIANT_ANCHOR, from = (int64_t)s->tidx + 1 - w / 2;
     if (from < l) l = from;
     if (from + w - 1 > h) h = from + w - 1;
